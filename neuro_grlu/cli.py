@@ -1,0 +1,212 @@
+"""``neuro-grlu`` command line: train, report, plot, inspect, download, models.
+
+User errors (a :class:`~neuro_grlu.errors.NeuroGRLUError`) end with one line on stderr and
+exit status 2, never a traceback; Ctrl-C exits with status 130 after the run file has been
+marked incomplete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from .errors import NeuroGRLUError
+
+
+def _cmd_train(args) -> int:
+    from .config import load_model
+    from .data import load_mnist
+    from .plotting import plot_learning_curves
+    from .io import read_run
+    from .train import train
+
+    overrides = list(args.set or [])
+    if args.epochs is not None:
+        overrides.append(f"training.epochs={args.epochs}")
+    if args.seed is not None:
+        overrides.append(f"training.seed={args.seed}")
+    if args.train_limit is not None:
+        overrides.append(f"data.train_limit={args.train_limit}")
+    config = load_model(args.model, overrides)
+    out = args.out or f"runs/{config.name}-seed{config.training.seed}.h5"
+    dataset = load_mnist(args.data)
+    print(f"model {config.name}: {config.description}", flush=True)
+    print(f"training on {len(dataset.x_train) if not config.data.train_limit else config.data.train_limit} "
+          f"{dataset.name} images, {config.training.epochs} epochs, seed {config.training.seed} -> {out}", flush=True)
+    command = "neuro-grlu " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    result = train(config, dataset, out=out, overwrite=args.overwrite, progress=not args.no_progress,
+                   command=command, log=(lambda line: None) if not args.no_progress else print)
+    print(f"final test accuracy {100 * result.test_accuracy:.2f}% after {result.wall_time_s:.0f} s; run file {out}")
+    if not args.no_plot:
+        png = plot_learning_curves([read_run(out)], Path(out).with_suffix(".png"), title=config.name)
+        print(f"learning curves {png}")
+    return 0
+
+
+def _fmt(v, pct=False):
+    if v is None:
+        return "-"
+    return f"{100 * v:.2f}" if pct else f"{v:.4g}"
+
+
+def _cmd_report(args) -> int:
+    from .io import read_run
+
+    rows = []
+    for path in args.runs:
+        run = read_run(path)
+        m = run.metrics
+        cfg = run.config
+        rule = cfg.get("rule", {})
+        net = cfg.get("network", {})
+        best = max(m["test_accuracy"]) if "test_accuracy" in m and len(m["test_accuracy"]) else None
+        last = m["test_accuracy"][-1] if "test_accuracy" in m and len(m["test_accuracy"]) else None
+        sps = (sum(m["samples_per_second"]) / len(m["samples_per_second"])) if "samples_per_second" in m and len(m["samples_per_second"]) else None
+        rows.append([
+            run.model, rule.get("name", "-"), str(rule.get("pairs", "-")),
+            net.get("activation", "-") + (f" k={net.get('k')}" if net.get("activation") == "topk" else ""),
+            "x".join(map(str, net.get("hidden", []))), str(run.seed),
+            f"{run.epochs_completed}/{run.epochs_planned}", _fmt(last, True), _fmt(best, True),
+            "-" if sps is None else f"{sps:.0f}", f"{run.wall_time_s:.0f}", run.status,
+        ])
+    header = ["run", "rule", "pairs", "activation", "hidden", "seed", "epochs", "test %", "best test %",
+              "samples/s", "wall s", "status"]
+    if args.format == "csv":
+        import csv
+
+        w = csv.writer(sys.stdout)
+        w.writerow(header)
+        w.writerows(rows)
+    else:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "|".join("---" for _ in header) + "|")
+        for r in rows:
+            print("| " + " | ".join(r) + " |")
+    return 0
+
+
+def _cmd_plot(args) -> int:
+    from .io import read_run
+    from .plotting import plot_learning_curves
+
+    runs = [read_run(p) for p in args.runs]
+    out = args.out or str(Path(args.runs[0]).with_suffix(".png"))
+    print(plot_learning_curves(runs, out))
+    return 0
+
+
+def _cmd_inspect(args) -> int:
+    import json
+
+    from .io import read_run
+
+    run = read_run(args.run)
+    print(f"file        {run.path}")
+    print(f"schema      neuro_grlu.run v{run.schema_version}")
+    print(f"model       {run.model} ({run.kind}), seed {run.seed}")
+    print(f"status      {run.status}: {run.epochs_completed}/{run.epochs_planned} epochs, {run.wall_time_s:.1f} s")
+    print(f"created     {run.created}")
+    print(f"git commit  {run.git_commit}{' (dirty)' if run.git_dirty else ''}")
+    print(f"command     {run.command or '-'}")
+    print("versions    " + ", ".join(f"{k} {v}" for k, v in sorted(run.versions.items())))
+    print("config")
+    for line in json.dumps(run.config, indent=2, sort_keys=True).splitlines():
+        print("  " + line)
+    print("weights     " + ", ".join(f"{k} {tuple(v.shape)} {v.dtype}" for k, v in run.weights.items()))
+    if run.arrays:
+        print("arrays      " + ", ".join(f"{k} {tuple(v.shape)}" for k, v in run.arrays.items()))
+    table = run.table()
+    if table:
+        names = list(table[0])
+        print("metrics")
+        print("  " + "  ".join(f"{n:>14s}" for n in names))
+        for row in table:
+            print("  " + "  ".join(f"{row[n]:>14.6g}" for n in names))
+    return 0
+
+
+def _cmd_download(args) -> int:
+    from .data import download
+
+    path = download(args.dataset, args.dest, mirrors=args.mirror or None, timeout=args.timeout,
+                    progress=not args.no_progress)
+    print(f"{args.dataset} ready in {path}")
+    return 0
+
+
+def _cmd_models(args) -> int:
+    from .config import available_models, load_model, models_dir
+
+    names = available_models()
+    if not names:
+        print(f"no model definitions in {models_dir()}")
+        return 0
+    for name in names:
+        try:
+            print(f"{name:32s} {load_model(name).description}")
+        except NeuroGRLUError as exc:
+            print(f"{name:32s} INVALID: {exc}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="neuro-grlu", description="Learning without backpropagation: train, compare and inspect runs.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train a model from models/ (or a TOML file) and write a run file")
+    t.add_argument("model", help="model name in models/ (see 'neuro-grlu models') or path to a .toml file")
+    t.add_argument("--epochs", type=int, help="override training.epochs")
+    t.add_argument("--seed", type=int, help="override training.seed")
+    t.add_argument("--train-limit", type=int, help="train on the first N images only (quick runs)")
+    t.add_argument("--set", action="append", metavar="TABLE.KEY=VALUE", help="override any key, e.g. --set rule.pairs=16 (repeatable)")
+    t.add_argument("--out", help="run file to write (default runs/MODEL-seedSEED.h5)")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing run file")
+    t.add_argument("--data", help="MNIST directory (default: $NEURO_GRLU_DATA or the repository's data/)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar; print one line per epoch")
+    t.add_argument("--no-plot", action="store_true", help="do not write the learning-curve PNG")
+    t.set_defaults(func=_cmd_train)
+
+    r = sub.add_parser("report", help="a table of runs (markdown or CSV)")
+    r.add_argument("runs", nargs="+", help="run files (.h5)")
+    r.add_argument("--format", choices=("markdown", "csv"), default="markdown")
+    r.set_defaults(func=_cmd_report)
+
+    pl = sub.add_parser("plot", help="learning curves of one or more runs to PNG")
+    pl.add_argument("runs", nargs="+", help="run files (.h5)")
+    pl.add_argument("--out", help="PNG path (default: first run's name with .png)")
+    pl.set_defaults(func=_cmd_plot)
+
+    i = sub.add_parser("inspect", help="everything a run file holds: config, versions, metrics, weights")
+    i.add_argument("run", help="run file (.h5)")
+    i.set_defaults(func=_cmd_inspect)
+
+    d = sub.add_parser("download", help="fetch a dataset into data/ from a list of mirrors (MD5-checked)")
+    d.add_argument("dataset", nargs="?", default="mnist")
+    d.add_argument("--dest", help="target directory (default data/DATASET)")
+    d.add_argument("--mirror", action="append", help="base URL to try (repeatable; default: the known mirrors)")
+    d.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    d.add_argument("--no-progress", action="store_true")
+    d.set_defaults(func=_cmd_download)
+
+    m = sub.add_parser("models", help="list the named model definitions")
+    m.set_defaults(func=_cmd_models)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except NeuroGRLUError as exc:
+        print(f"neuro-grlu: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("neuro-grlu: interrupted; the run file keeps the completed epochs (status 'incomplete')", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Named, declarative model definitions (TOML files in ``models/``), validated on load.
+
+A definition has four tables; every key is optional except ``rule.name``::
+
+    description = "GRLU, ReLU, 1 noise pair"
+    [data]      dataset = "mnist"; train_eval_size = 1000; train_limit = 0; test_limit = 0
+    [network]   hidden = [256]; activation = "relu"; k = 0.5; skip = "none"
+    [rule]      name = "grlu"; ...the rule's own parameters (see ``neuro-grlu rules``)...
+    [training]  epochs = 10; batch_size = 1; seed = 42
+
+An unknown table or key, or an impossible value, raises :class:`~neuro_grlu.errors.ConfigError`
+naming the key and listing what is allowed. :meth:`ModelConfig.to_dict` gives the full
+resolved configuration (defaults filled in) that every run file stores.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .network import Architecture
+from .params import ParamSet, from_dict, param
+from .rules import get_rule
+
+TABLES = ("description", "data", "network", "rule", "training")
+
+
+@dataclass(frozen=True)
+class DataParams(ParamSet):
+    dataset: str = param("mnist", choices=("mnist",), doc="dataset name")
+    train_eval_size: int = param(1000, low=1, doc="training images scored as 'train accuracy' each epoch (the first N)")
+    train_limit: int = param(0, low=0, doc="train on the first N images only (0 = all)")
+    test_limit: int = param(0, low=0, doc="test on the first N images only (0 = all 10,000)")
+
+
+@dataclass(frozen=True)
+class NetworkParams(ParamSet):
+    hidden: tuple = param((256,), doc="hidden layer widths")
+    activation: str = param("relu", choices=("relu", "topk"), doc="hidden nonlinearity")
+    k: float = param(0.5, low=0.0, low_open=True, high=1.0, doc="fraction of winners for top-k")
+    skip: str = param("none", choices=("none", "readout"), doc="'readout': output reads all hidden layers")
+
+
+@dataclass(frozen=True)
+class TrainingParams(ParamSet):
+    epochs: int = param(10, low=1, doc="passes over the training set")
+    batch_size: int = param(1, low=1, doc="examples per weight update")
+    seed: int = param(42, low=0, doc="seed of initialisation, example order and noise")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A validated model definition."""
+
+    name: str
+    description: str
+    data: DataParams
+    network: NetworkParams
+    rule_name: str
+    rule: ParamSet
+    training: TrainingParams
+
+    def architecture(self, n_in: int = 784, n_out: int = 10) -> Architecture:
+        n = self.network
+        return Architecture(n_in=n_in, hidden=n.hidden, n_out=n_out, activation=n.activation, k=n.k, skip=n.skip)
+
+    def make_rule(self, arch: Architecture):
+        return get_rule(self.rule_name)(self.rule, arch, batch_size=self.training.batch_size)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The full configuration as plain TOML-compatible types (defaults filled in)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "data": self.data.to_dict(),
+            "network": self.network.to_dict(),
+            "rule": {"name": self.rule_name, **self.rule.to_dict()},
+            "training": self.training.to_dict(),
+        }
+
+
+def parse_config(raw: dict[str, Any], name: str = "custom") -> ModelConfig:
+    """Validate a definition given as a dict (the parsed TOML)."""
+    unknown = sorted(set(raw) - set(TABLES) - {"name"})
+    if unknown:
+        raise ConfigError(f"unknown table or key {', '.join(map(repr, unknown))} in model {name!r}; allowed: {', '.join(TABLES)}")
+    for table in ("data", "network", "rule", "training"):
+        if table in raw and not isinstance(raw[table], dict):
+            raise ConfigError(f"[{table}] in model {name!r} must be a table")
+    rule_raw = dict(raw.get("rule") or {})
+    if "name" not in rule_raw:
+        raise ConfigError(f"model {name!r} has no [rule] name; set e.g. name = \"grlu\"")
+    rule_name = rule_raw.pop("name")
+    rule_cls = get_rule(rule_name)
+    network = from_dict(NetworkParams, raw.get("network"), "network")
+    if any(not isinstance(h, int) or h < 1 for h in network.hidden) or not network.hidden:
+        raise ConfigError(f"network.hidden must be a list of positive integers (got {list(network.hidden)})")
+    return ModelConfig(
+        name=str(raw.get("name", name)),
+        description=str(raw.get("description", "")),
+        data=from_dict(DataParams, raw.get("data"), "data"),
+        network=network,
+        rule_name=rule_name,
+        rule=from_dict(rule_cls.Params, rule_raw, f"rule ({rule_name})"),
+        training=from_dict(TrainingParams, raw.get("training"), "training"),
+    )
+
+
+def models_dir() -> Path:
+    """Directory of named definitions: ``NEURO_GRLU_MODELS`` or the repository's ``models/``."""
+    env = os.environ.get("NEURO_GRLU_MODELS")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "models"
+
+
+def available_models() -> list[str]:
+    """Names of the definitions in :func:`models_dir` (file names without ``.toml``)."""
+    d = models_dir()
+    return sorted(p.stem for p in d.glob("*.toml")) if d.is_dir() else []
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def load_raw(name_or_path: str) -> tuple[dict[str, Any], str]:
+    """The parsed TOML of a model given by name (in ``models/``) or by path, and its name."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"model file {path} does not exist")
+        return read_toml(path), path.stem
+    candidate = models_dir() / f"{name_or_path}.toml"
+    if not candidate.is_file():
+        names = available_models()
+        hint = f"available: {', '.join(names)}" if names else f"no definitions found in {models_dir()}"
+        raise ConfigError(f"unknown model {name_or_path!r}; {hint} (or give a path to a .toml file)")
+    return read_toml(candidate), name_or_path
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``table.key=value`` overrides (value in TOML syntax, e.g. ``rule.pairs=16``)."""
+    raw = copy.deepcopy(raw)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        table, dot, field = key.strip().partition(".")
+        if not sep or not dot or not field:
+            raise ConfigError(f"override {item!r} must look like table.key=value, e.g. rule.pairs=16")
+        try:
+            parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            parsed = value.strip()  # a bare word such as relu
+        raw.setdefault(table, {})
+        if not isinstance(raw[table], dict):
+            raise ConfigError(f"override {item!r}: {table!r} is not a table")
+        raw[table][field] = parsed
+    return raw
+
+
+def load_model(name_or_path: str, overrides: list[str] | None = None) -> ModelConfig:
+    """Load and validate a named definition (``models/NAME.toml``) or a TOML file."""
+    raw, name = load_raw(name_or_path)
+    if overrides:
+        raw = apply_overrides(raw, overrides)
+    return parse_config(raw, name)

@@ -1,0 +1,419 @@
+"""Run files: one HDF5 file per run, versioned schema, crash-safe writing.
+
+The layout is specified in ``docs/run-file.md``. :class:`RunWriter` keeps the whole run
+in memory and rewrites the complete file atomically (temporary file, fsync,
+``os.replace``) at every checkpoint, so the file on disk is always a complete, readable
+run: a crash, ``SIGKILL`` or Ctrl-C leaves the previous checkpoint or the new one, never
+a corrupt file. :func:`read_run` returns plain Python/NumPy objects and never modifies
+the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from neuro_grlu.errors import RunFileError
+
+SCHEMA = "neuro_grlu.run"
+SCHEMA_VERSION = 1
+
+_REPO_DIR = Path(__file__).resolve().parent.parent
+_REQUIRED_ATTRS = (
+    "schema_version", "created", "seed", "kind", "model", "config_json", "versions_json",
+    "git_commit", "git_dirty", "status", "epochs_planned", "epochs_completed",
+    "wall_time_s", "command",
+)
+_STATUSES = ("running", "incomplete", "complete")
+
+
+def git_info(path: str | os.PathLike | None = None) -> tuple[str, bool]:
+    """Return ``(commit, dirty)`` of the git repository at `path`.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        Directory to inspect. Default: the directory holding the ``neuro_grlu`` package,
+        used only if it is itself the top of a git work tree (so an installed copy inside
+        some other repository does not report that repository's commit).
+
+    Returns
+    -------
+    commit : str
+        40-digit hex ``HEAD`` commit, or ``"unknown"`` (no git, not a repo, no commits).
+    dirty : bool
+        True if ``git status --porcelain`` lists any change; False if unknown.
+    """
+    where = Path(path) if path is not None else _REPO_DIR
+
+    def git(*args: str) -> str | None:
+        try:
+            res = subprocess.run(["git", "-C", str(where), *args], capture_output=True,
+                                 text=True, timeout=5, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return res.stdout.strip() if res.returncode == 0 else None
+
+    top = git("rev-parse", "--show-toplevel")
+    if top is None or (path is None and Path(top).resolve() != _REPO_DIR):
+        return "unknown", False
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain")
+    return (commit or "unknown"), bool(status)
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and the packages a run depends on (missing packages are absent).
+
+    Uses :mod:`importlib.metadata` for optional packages, so nothing heavy (brian2,
+    numba, matplotlib) is imported.
+    """
+    versions = {"python": platform.python_version(), "numpy": np.__version__,
+                "h5py": h5py.__version__}
+    for key, dist in (("matplotlib", "matplotlib"), ("brian2", "brian2"),
+                      ("numba", "numba"), ("neuro_grlu", "neuro-grlu")):
+        try:
+            versions[key] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    if "neuro_grlu" not in versions:
+        from neuro_grlu import __version__
+        versions["neuro_grlu"] = __version__
+    return versions
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    raise TypeError(f"config value of type {type(obj).__name__} is not JSON-serialisable")
+
+
+def _check_name(name: str, what: str) -> str:
+    if not isinstance(name, str) or not name or "/" in name or name == ".":
+        raise ValueError(f"invalid {what} name {name!r}: use a non-empty string without '/'")
+    return name
+
+
+class RunWriter:
+    """Write one run file, rewriting it atomically at every checkpoint.
+
+    Parameters
+    ----------
+    path : path-like
+        Run file to create (parent directories are created).
+    config : dict
+        Full run configuration; stored as sorted-key JSON (``config_json``).
+    seed : int
+        Random seed of the run.
+    model : str
+        Model name, e.g. ``"grlu"``.
+    kind : str
+        Model kind, e.g. ``"rate"`` or ``"spiking"``.
+    epochs_planned : int
+        Number of epochs the run intends to train.
+    command : str
+        Command line that started the run ("" if unknown).
+    overwrite : bool
+        Replace an existing file at `path` instead of raising :class:`RunFileError`.
+    metric_units : dict of str to str, optional
+        Units per metric name (``"s"``, ``"1/s"``; ``""`` = dimensionless, the default).
+    metric_descriptions : dict of str to str, optional
+        One-line description per metric name, stored as the ``description`` attribute.
+
+    Notes
+    -----
+    Use as a context manager: an exception (including ``KeyboardInterrupt``) inside the
+    ``with`` block writes a last checkpoint with status ``"incomplete"`` and propagates.
+    """
+
+    def __init__(self, path, *, config: dict, seed: int, model: str, kind: str = "rate",
+                 epochs_planned: int, command: str = "", overwrite: bool = False,
+                 metric_units: dict[str, str] | None = None,
+                 metric_descriptions: dict[str, str] | None = None):
+        self.path = Path(path)
+        self._tmp = self.path.with_name(self.path.name + ".tmp")
+        if self.path.is_dir():
+            raise RunFileError(f"run file {self.path} is a directory; pass --out with a file name")
+        if self.path.exists() and not overwrite:
+            raise RunFileError(f"run file {self.path} already exists; pass --out to choose "
+                               "another file or --overwrite to replace it")
+        if int(epochs_planned) < 0:
+            raise ValueError(f"epochs_planned must be >= 0, got {epochs_planned}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunFileError(f"cannot create directory {self.path.parent} for run file "
+                               f"{self.path} ({exc.strerror or exc}); choose another --out") from exc
+        commit, dirty = git_info()
+        self._attrs = {
+            "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seed": int(seed), "kind": str(kind), "model": str(model),
+            "config_json": json.dumps(config, sort_keys=True, default=_json_default),
+            "versions_json": json.dumps(package_versions(), sort_keys=True),
+            "git_commit": commit, "git_dirty": bool(dirty), "status": "running",
+            "epochs_planned": int(epochs_planned), "epochs_completed": 0,
+            "wall_time_s": 0.0, "command": str(command),
+        }
+        self._units = dict(metric_units or {})
+        self._descriptions = dict(metric_descriptions or {})
+        self._metrics: dict[str, list[float]] | None = None  # fixed at the first epoch
+        self._weights: dict[str, np.ndarray] = {}
+        self._arrays: dict[str, tuple[np.ndarray, str | None]] = {}
+        self._t0 = time.monotonic()
+        self._finished = False
+        self._checkpoint()
+
+    # -- public API ---------------------------------------------------------------------
+    @property
+    def epochs_completed(self) -> int:
+        """Number of epochs appended so far."""
+        return self._attrs["epochs_completed"]
+
+    def append_epoch(self, metrics: dict[str, float], *, weights=None, arrays=None,
+                     wall_time_s: float | None = None) -> None:
+        """Append one epoch's metrics, update weights/arrays, and checkpoint.
+
+        Parameters
+        ----------
+        metrics : dict of str to float
+            One scalar per metric; every epoch must give the names of the first epoch.
+        weights : dict of str to ndarray, optional
+            Latest weights (e.g. ``W0`` of shape (n_out, n_in)); replaces stored ones.
+        arrays : dict, optional
+            Extra named arrays, each an ndarray or ``(ndarray, units)``; replaces stored ones.
+        wall_time_s : float, optional
+            Wall time of the run so far in s (default: measured since construction).
+        """
+        if self._finished:
+            raise ValueError("append_epoch() called after finish()")
+        row = {_check_name(k, "metric"): float(v) for k, v in metrics.items()}
+        if "epoch" in row:
+            raise ValueError("'epoch' is reserved and recorded automatically; rename the metric")
+        if self._metrics is None:
+            if not row:
+                raise ValueError("append_epoch() needs at least one metric")
+            self._metrics = {k: [] for k in row}
+        elif set(row) != set(self._metrics):
+            raise ValueError(f"epoch {self.epochs_completed + 1} metrics {sorted(row)} differ "
+                             f"from the first epoch's {sorted(self._metrics)}")
+        for k, v in row.items():
+            self._metrics[k].append(v)
+        self._attrs["epochs_completed"] += 1
+        self._attrs["status"] = "incomplete"
+        self._update(weights, arrays, wall_time_s)
+        self._checkpoint()
+
+    def finish(self, *, weights=None, arrays=None, wall_time_s: float | None = None) -> None:
+        """Mark the run complete (all planned epochs done) and checkpoint.
+
+        Raises ValueError if fewer than ``epochs_planned`` epochs were appended.
+        """
+        if self.epochs_completed < self._attrs["epochs_planned"]:
+            raise ValueError(f"finish() after {self.epochs_completed} of "
+                             f"{self._attrs['epochs_planned']} planned epochs")
+        self._update(weights, arrays, wall_time_s)
+        self._attrs["status"] = "complete"
+        self._finished = True
+        self._checkpoint()
+
+    def __enter__(self) -> "RunWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if not self._finished:
+            self._attrs["status"] = "incomplete"
+            self._attrs["wall_time_s"] = time.monotonic() - self._t0
+            try:
+                self._checkpoint()
+            except BaseException as err:  # keep the original exception; mention this one
+                if exc is None:
+                    raise
+                if hasattr(exc, "add_note"):
+                    exc.add_note(f"also failed to write final checkpoint: {err}")
+        return False
+
+    # -- internals ----------------------------------------------------------------------
+    def _update(self, weights, arrays, wall_time_s) -> None:
+        for name, w in (weights or {}).items():
+            self._weights[_check_name(name, "weight")] = np.array(w, copy=True)
+        for name, a in (arrays or {}).items():
+            units = None
+            if isinstance(a, tuple):
+                a, units = a
+            self._arrays[_check_name(name, "array")] = (np.array(a, copy=True), units)
+        self._attrs["wall_time_s"] = float(wall_time_s if wall_time_s is not None
+                                           else time.monotonic() - self._t0)
+
+    def _write(self, f: h5py.File) -> None:
+        for k, v in self._attrs.items():
+            f.attrs[k] = v
+        g = f.create_group("metrics")
+        g.create_dataset("epoch", data=np.arange(1, self.epochs_completed + 1, dtype=np.int64))
+        for name, values in (self._metrics or {}).items():
+            d = g.create_dataset(name, data=np.asarray(values, dtype=np.float64))
+            d.attrs["units"] = self._units.get(name, "")
+            if name in self._descriptions:
+                d.attrs["description"] = self._descriptions[name]
+        g = f.create_group("weights")
+        for name, w in self._weights.items():
+            g.create_dataset(name, data=w)
+        if self._arrays:
+            g = f.create_group("arrays")
+            for name, (a, units) in self._arrays.items():
+                d = g.create_dataset(name, data=a)
+                if units is not None:
+                    d.attrs["units"] = units
+
+    def _checkpoint(self) -> None:
+        """Write the whole file to ``<path>.tmp``, fsync it, and rename it onto `path`."""
+        try:
+            try:
+                with h5py.File(self._tmp, "w") as f:
+                    self._write(f)
+                fd = os.open(self._tmp, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.replace(self._tmp, self.path)
+            except BaseException:
+                self._tmp.unlink(missing_ok=True)
+                raise
+            if os.name == "posix":  # make the rename itself durable
+                fd = os.open(self.path.parent, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        except OSError as exc:
+            raise RunFileError(f"cannot write run file {self.path} ({exc}); check the "
+                               "directory is writable and has free space") from exc
+
+
+@dataclass
+class Run:
+    """A run file's content as plain Python/NumPy objects (see ``docs/run-file.md``).
+
+    ``metrics[name]`` has shape (epochs_completed,) float64, row i = epoch i+1 (the
+    ``/metrics/epoch`` dataset is implied and not included);
+    ``weights``/``arrays`` hold arrays as stored; ``wall_time_s`` is in seconds.
+    """
+
+    path: Path
+    schema_version: int
+    model: str
+    kind: str
+    seed: int
+    config: dict
+    versions: dict
+    git_commit: str
+    git_dirty: bool
+    created: str
+    status: str
+    epochs_planned: int
+    epochs_completed: int
+    wall_time_s: float
+    command: str
+    metrics: dict[str, np.ndarray]
+    metric_units: dict[str, str]
+    weights: dict[str, np.ndarray]
+    arrays: dict[str, np.ndarray]
+    array_units: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        """True only if the run finished all planned epochs (status ``"complete"``)."""
+        return self.status == "complete"
+
+    def table(self) -> list[dict]:
+        """One dict per epoch: ``{"epoch": int (1-based), <metric>: float, ...}``."""
+        return [{"epoch": i + 1, **{k: float(v[i]) for k, v in self.metrics.items()}}
+                for i in range(self.epochs_completed)]
+
+
+def _str(v) -> str:
+    return v.decode("utf-8") if isinstance(v, bytes) else str(v)
+
+
+def read_run(path) -> Run:
+    """Read a run file (opened read-only) into a :class:`Run`.
+
+    Raises
+    ------
+    RunFileError
+        File missing, not HDF5/truncated, not a neuro_grlu run, written by a newer
+        schema version, or missing required content (damaged).
+    """
+    path = Path(path)
+    if not path.is_file():
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise RunFileError(f"run file {path} {what}; check the path (create one with "
+                           "`neuro-grlu run ... --out FILE`)")
+    damaged = f"run file {path} is damaged"
+    try:
+        with h5py.File(path, "r") as f:
+            a = f.attrs
+            if "schema" not in a or _str(a["schema"]) != SCHEMA:
+                found = f"schema {_str(a['schema'])!r}" if "schema" in a else "no 'schema' attribute"
+                raise RunFileError(f"{path} is an HDF5 file but not a neuro_grlu run file "
+                                   f"({found}); pass a file written by `neuro-grlu run`")
+            missing = [k for k in _REQUIRED_ATTRS if k not in a]
+            if missing:
+                raise RunFileError(f"{damaged}: required attribute(s) {', '.join(missing)} "
+                                   "missing; re-run the experiment to regenerate it")
+            version = int(a["schema_version"])
+            if version > SCHEMA_VERSION:
+                raise RunFileError(f"run file {path} has schema version {version}, written by a "
+                                   f"newer neuro_grlu (this one reads <= {SCHEMA_VERSION}); upgrade "
+                                   "neuro_grlu (pip install -U neuro-grlu)")
+            status = _str(a["status"])
+            if version < 1 or status not in _STATUSES or "metrics" not in f or "weights" not in f:
+                raise RunFileError(f"{damaged}: bad schema_version/status or missing /metrics or "
+                                   "/weights group; re-run the experiment to regenerate it")
+            try:
+                config = json.loads(_str(a["config_json"]))
+                versions = json.loads(_str(a["versions_json"]))
+            except ValueError as exc:
+                raise RunFileError(f"{damaged}: config_json/versions_json is not valid JSON; "
+                                   "re-run the experiment to regenerate it") from exc
+            metrics = {k: d[()] for k, d in f["metrics"].items() if k != "epoch"}
+            units = {k: _str(f["metrics"][k].attrs.get("units", "")) for k in metrics}
+            weights = {k: d[()] for k, d in f["weights"].items()}
+            arrays, array_units = {}, {}
+            for k, d in (f["arrays"].items() if "arrays" in f else ()):
+                arrays[k] = d[()]
+                if "units" in d.attrs:
+                    array_units[k] = _str(d.attrs["units"])
+            completed = int(a["epochs_completed"])
+            epoch = f["metrics"]["epoch"][()] if "epoch" in f["metrics"] else None
+            if epoch is None or any(np.shape(v) != (completed,) for v in [epoch, *metrics.values()]):
+                raise RunFileError(f"{damaged}: metric lengths differ from epochs_completed="
+                                   f"{completed}; re-run the experiment to regenerate it")
+            return Run(
+                path=path, schema_version=version, model=_str(a["model"]),
+                kind=_str(a["kind"]), seed=int(a["seed"]), config=config, versions=versions,
+                git_commit=_str(a["git_commit"]), git_dirty=bool(a["git_dirty"]),
+                created=_str(a["created"]), status=status,
+                epochs_planned=int(a["epochs_planned"]), epochs_completed=completed,
+                wall_time_s=float(a["wall_time_s"]), command=_str(a["command"]),
+                metrics=metrics, metric_units=units, weights=weights, arrays=arrays,
+                array_units=array_units)
+    except OSError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RunFileError(f"cannot read run file {path}: not a valid HDF5 file, truncated or "
+                           f"unreadable ({reason}); re-run the experiment or check the path") from exc

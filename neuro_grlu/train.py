@@ -1,0 +1,160 @@
+"""The training loop shared by every rate-based rule: schedules, evaluation, records, progress.
+
+One run: initialise the network from the seed, then for every epoch shuffle the training
+set, feed it to the rule chunk by chunk, score train accuracy (on the first
+``train_eval_size`` training images, as in the published GRLU runs) and test accuracy,
+and checkpoint the run file. Three independent random streams are spawned from the seed
+(initial weights, example order, the rule's own noise), so the same config and seed give
+the same numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import ModelConfig
+from .data import Dataset
+from .errors import NeuroGRLUError
+from .io import RunWriter
+from .network import Network
+
+#: Units and descriptions of the per-epoch metrics every rate-based run records.
+METRICS = {
+    "train_accuracy": ("", "accuracy on the first train_eval_size training images"),
+    "test_accuracy": ("", "accuracy on the test set"),
+    "mean_reward": ("nat", "mean log-probability of the true class during training (under noise)"),
+    "lr": ("", "learning rate used in this epoch"),
+    "sigma": ("", "noise standard deviation used in this epoch"),
+    "epoch_time": ("s", "wall time of the epoch's training (evaluation excluded)"),
+    "samples_per_second": ("1/s", "training examples per wall-clock second in this epoch"),
+}
+
+
+@dataclass
+class RunResult:
+    """What :func:`train` returns: the trained network and one dict of metrics per epoch."""
+
+    net: Network
+    history: list[dict[str, float]] = field(default_factory=list)
+    path: str | None = None
+    wall_time_s: float = 0.0
+
+    @property
+    def test_accuracy(self) -> float:
+        return self.history[-1]["test_accuracy"] if self.history else float("nan")
+
+
+def prepare_inputs(images: np.ndarray) -> np.ndarray:
+    """uint8 images ``(n, 784)`` → float32 in [0, 1] (layer norm makes the scale irrelevant)."""
+    return np.asarray(images, np.float32) / np.float32(255.0)
+
+
+def train(
+    config: ModelConfig,
+    dataset: Dataset,
+    *,
+    out: str | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    command: str = "",
+    log=print,
+) -> RunResult:
+    """Train ``config`` on ``dataset``; write a run file to ``out`` if given.
+
+    Parameters
+    ----------
+    config : ModelConfig
+        Validated definition; ``config.training`` gives epochs, batch size and seed.
+    dataset : Dataset
+        Images ``(n, n_in)`` uint8 and labels ``(n,)``.
+    out : str, optional
+        Path of the HDF5 run file, checkpointed after every epoch.
+    progress : bool
+        Show a tqdm bar on stderr (samples/s, running reward, ETA).
+    log : callable
+        Receives one line per epoch.
+    """
+    from tqdm import tqdm
+
+    tr, dc = config.training, config.data
+    seeds = np.random.SeedSequence(tr.seed).spawn(3)
+    init_rng, order_rng, noise_rng = (np.random.default_rng(s) for s in seeds)
+
+    x_train, y_train = dataset.x_train, dataset.y_train
+    if dc.train_limit:
+        x_train, y_train = x_train[: dc.train_limit], y_train[: dc.train_limit]
+    x_test, y_test = dataset.x_test, dataset.y_test
+    if dc.test_limit:
+        x_test, y_test = x_test[: dc.test_limit], y_test[: dc.test_limit]
+    x_train, x_test = prepare_inputs(x_train), prepare_inputs(x_test)
+    y_train, y_test = np.asarray(y_train, np.int64), np.asarray(y_test, np.int64)
+    x_eval, y_eval = x_train[: dc.train_eval_size], y_train[: dc.train_eval_size]
+
+    arch = config.architecture(n_in=x_train.shape[1], n_out=dataset.n_classes)
+    net = Network.init(arch, init_rng)
+    rule = config.make_rule(arch)
+    result = RunResult(net, path=out)
+    n = len(x_train)
+    chunk = rule.chunk_size
+
+    writer = None
+    if out is not None:
+        writer = RunWriter(
+            out, config=config.to_dict(), seed=tr.seed, model=config.name, kind="rate",
+            epochs_planned=tr.epochs, command=command, overwrite=overwrite,
+            metric_units={k: u for k, (u, _) in METRICS.items()},
+            metric_descriptions={k: d for k, (_, d) in METRICS.items()},
+        )
+    bar = tqdm(total=n * tr.epochs, unit="sample", unit_scale=True, disable=not progress,
+               file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
+    t_run = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        if writer is not None:
+            stack.enter_context(writer)  # an exception or Ctrl-C marks the file incomplete
+        stack.callback(bar.close)
+        stack.callback(getattr(rule, "close", lambda: None))
+        for epoch in range(tr.epochs):
+            hyper = rule.hyper(epoch, tr.epochs)
+            order = order_rng.permutation(n)
+            reward_sum = 0.0
+            running = None
+            t0 = time.perf_counter()
+            for start in range(0, n, chunk):
+                idx = order[start : start + chunk]
+                rewards = rule.train_chunk(net, x_train[idx], y_train[idx], hyper, noise_rng)
+                reward_sum += float(rewards.sum())
+                m = float(rewards.mean())
+                running = m if running is None else 0.98 * running + 0.02 * m
+                bar.update(len(idx))
+                bar.set_postfix_str(f"epoch {epoch + 1}/{tr.epochs} reward {running:.3f}", refresh=False)
+            epoch_time = time.perf_counter() - t0
+            if not np.isfinite(reward_sum):
+                raise NeuroGRLUError(f"training diverged in epoch {epoch + 1} (non-finite reward); lower rule.lr_max")
+            row = {
+                "train_accuracy": net.accuracy(x_eval, y_eval),
+                "test_accuracy": net.accuracy(x_test, y_test),
+                "mean_reward": reward_sum / n,
+                "lr": hyper.get("lr", float("nan")),
+                "sigma": hyper.get("sigma", float("nan")),
+                "epoch_time": epoch_time,
+                "samples_per_second": n / epoch_time,
+            }
+            result.history.append(row)
+            result.wall_time_s = time.perf_counter() - t_run
+            if writer is not None:
+                writer.append_epoch(row, weights=net.state_dict(), wall_time_s=result.wall_time_s)
+            line = (f"epoch {epoch + 1:3d}/{tr.epochs} | train {row['train_accuracy']:.4f} | "
+                    f"test {row['test_accuracy']:.4f} | reward {row['mean_reward']:.4f} | "
+                    f"{row['samples_per_second']:.0f} samples/s")
+            if progress:
+                bar.write(line, file=sys.stderr)
+            log(line)
+        if writer is not None:
+            writer.finish(weights=net.state_dict(), wall_time_s=time.perf_counter() - t_run)
+    result.wall_time_s = time.perf_counter() - t_run
+    return result
