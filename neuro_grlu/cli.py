@@ -8,6 +8,7 @@ marked incomplete.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from .errors import NeuroGRLUError
 
 def _cmd_train(args) -> int:
     from .config import load_model
-    from .data import load_mnist
+    from .data import load_idx_dir, load_mnist
     from .plotting import plot_learning_curves
     from .io import read_run
     from .train import train
@@ -31,7 +32,12 @@ def _cmd_train(args) -> int:
         overrides.append(f"data.train_limit={args.train_limit}")
     config = load_model(args.model, overrides)
     out = args.out or f"runs/{config.name}-seed{config.training.seed}.h5"
-    dataset = load_mnist(args.data)
+    if args.data is None:
+        dataset = load_mnist()
+    else:
+        dataset = load_idx_dir(args.data, name=Path(args.data).expanduser().resolve().name or "idx", md5=None)
+        print(f"note: loaded {dataset.name} from {args.data} without checksum verification "
+              f"({len(dataset.x_train)} train / {len(dataset.x_test)} test images)", flush=True)
     print(f"model {config.name}: {config.description}", flush=True)
     print(f"training on {len(dataset.x_train) if not config.data.train_limit else config.data.train_limit} "
           f"{dataset.name} images, {config.training.epochs} epochs, seed {config.training.seed} -> {out}", flush=True)
@@ -163,7 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--set", action="append", metavar="TABLE.KEY=VALUE", help="override any key, e.g. --set rule.pairs=16 (repeatable)")
     t.add_argument("--out", help="run file to write (default runs/MODEL-seedSEED.h5)")
     t.add_argument("--overwrite", action="store_true", help="replace an existing run file")
-    t.add_argument("--data", help="MNIST directory (default: $NEURO_GRLU_DATA or the repository's data/)")
+    t.add_argument("--data", metavar="DIR",
+                   help="directory with the four MNIST-layout IDX files (raw or .gz), loaded as is: "
+                        "no MD5 check and any number of images (e.g. a small synthetic set). "
+                        "Default: canonical MNIST from $NEURO_GRLU_DATA/mnist or the repository's "
+                        "data/mnist, MD5-verified")
     t.add_argument("--no-progress", action="store_true", help="no progress bar; print one line per epoch")
     t.add_argument("--no-plot", action="store_true", help="do not write the learning-curve PNG")
     t.set_defaults(func=_cmd_train)
@@ -196,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Batch-1 training multiplies small matrices: BLAS threads only add overhead and fight
+    # the noise-drawing thread for the cores. Users can still override the variables.
+    if "numpy" not in sys.modules:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -96,10 +96,15 @@ def parse_config(raw: dict[str, Any], name: str = "custom") -> ModelConfig:
     if "name" not in rule_raw:
         raise ConfigError(f"model {name!r} has no [rule] name; set e.g. name = \"grlu\"")
     rule_name = rule_raw.pop("name")
+    if not isinstance(rule_name, str):
+        raise ConfigError(f"[rule] name in model {name!r} must be a string such as \"grlu\" (got {rule_name!r})")
     rule_cls = get_rule(rule_name)
     network = from_dict(NetworkParams, raw.get("network"), "network")
-    if any(not isinstance(h, int) or h < 1 for h in network.hidden) or not network.hidden:
-        raise ConfigError(f"network.hidden must be a list of positive integers (got {list(network.hidden)})")
+    hidden = network.hidden
+    if (not isinstance(hidden, tuple) or not hidden
+            or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden)):
+        shown = list(hidden) if isinstance(hidden, tuple) else hidden
+        raise ConfigError(f"network.hidden must be a list of positive integers, e.g. [256] (got {shown!r})")
     return ModelConfig(
         name=str(raw.get("name", name)),
         description=str(raw.get("description", "")),
@@ -154,7 +159,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     for item in overrides:
         key, sep, value = item.partition("=")
         table, dot, field = key.strip().partition(".")
-        if not sep or not dot or not field:
+        if not sep or not table or not dot or not field:
             raise ConfigError(f"override {item!r} must look like table.key=value, e.g. rule.pairs=16")
         try:
             parsed = tomllib.loads(f"v = {value.strip()}")["v"]

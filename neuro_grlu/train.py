@@ -19,7 +19,7 @@ import numpy as np
 
 from .config import ModelConfig
 from .data import Dataset
-from .errors import NeuroGRLUError
+from .errors import DataError, NeuroGRLUError
 from .io import RunWriter
 from .network import Network
 
@@ -94,6 +94,9 @@ def train(
     x_train, x_test = prepare_inputs(x_train), prepare_inputs(x_test)
     y_train, y_test = np.asarray(y_train, np.int64), np.asarray(y_test, np.int64)
     x_eval, y_eval = x_train[: dc.train_eval_size], y_train[: dc.train_eval_size]
+    if len(x_train) == 0 or len(x_test) == 0:
+        raise DataError(f"data set {dataset.name!r} has {len(x_train)} training and {len(x_test)} test images; "
+                        "training needs at least one of each")
 
     arch = config.architecture(n_in=x_train.shape[1], n_out=dataset.n_classes)
     net = Network.init(arch, init_rng)
@@ -133,8 +136,11 @@ def train(
                 bar.update(len(idx))
                 bar.set_postfix_str(f"epoch {epoch + 1}/{tr.epochs} reward {running:.3f}", refresh=False)
             epoch_time = time.perf_counter() - t0
-            if not np.isfinite(reward_sum):
-                raise NeuroGRLUError(f"training diverged in epoch {epoch + 1} (non-finite reward); lower rule.lr_max")
+            # The rewards are scored before each update, so the last update of an epoch can
+            # overflow the weights unseen: check the weights too before recording the epoch.
+            if not np.isfinite(reward_sum) or not all(np.isfinite(a).all() for a in (*net.W, *net.b)):
+                raise NeuroGRLUError(f"training diverged in epoch {epoch + 1} (non-finite reward or weights); "
+                                     "lower rule.lr_max")
             row = {
                 "train_accuracy": net.accuracy(x_eval, y_eval),
                 "test_accuracy": net.accuracy(x_test, y_test),

@@ -132,7 +132,7 @@ class NoiseStream:
         return sample_noise(self.arch, self.block, self.pairs, 1.0, self.rng, out=buf)
 
     def next(self) -> PerturbationNoise:
-        """The next block of unit noise (valid until the next-but-one call)."""
+        """The next block of unit noise; its buffers are reused, so it is valid until the next call."""
         if self._executor is None:
             return self._draw(self._buffers[0])
         noise = self._pending.result()

@@ -1,0 +1,146 @@
+"""GRLU training throughput: the published algorithm vs the shared-first-layer implementations.
+
+Measures training samples per second (784-256-10, batch 1, MNIST images) for
+
+* ``tiled``  — the published implementation's algorithm in NumPy: the input tiled over pairs,
+  the whole network run per pair and sign (``backend = "tiled"``);
+* ``numpy``  — the shared-first-layer algorithm in NumPy (``backend = "numpy"``);
+* ``numba``  — the same as a compiled per-example kernel, noise drawn on a second thread
+  (``backend = "numba"``, the default for one hidden layer);
+
+for 1/16/128 pairs with ReLU and with top-k (k = 0.5), all in one process, one after the
+other, with one BLAS thread. It also measures this machine's single-thread float32 matmul
+rate (a 1024³ sgemm) and reports each variant's arithmetic rate against it, and it times
+the random numbers alone (the noise every variant must draw).
+
+Run:  python benchmarks/bench_grlu_speed.py [--seconds 4] [--out benchmarks/results/grlu-speed]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from neuro_grlu.data import load_mnist  # noqa: E402
+from neuro_grlu.network import Architecture, Network  # noqa: E402
+from neuro_grlu.rules.grlu import GRLU, GRLUParams, NoiseStream  # noqa: E402
+from neuro_grlu.train import prepare_inputs  # noqa: E402
+
+D, H, C = 784, 256, 10
+
+
+def flops_per_sample(backend: str, pairs: int) -> float:
+    """Floating-point operations per training example (multiply-add = 2)."""
+    if backend == "tiled":  # every pair and sign runs both layers; updates per pair
+        return pairs * (2 * 2 * (D * H + H * C) + 2 * (D * H + H * C))
+    # shared: first layer once (forward + one outer-product update); readout per pair and sign
+    return 2 * 2 * D * H + pairs * (2 * 2 * H * C + 2 * H * C)
+
+
+def sgemm_rate(n: int = 1024, repeats: int = 5) -> float:
+    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    b = a.copy()
+    a @ b
+    t = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.perf_counter() - t)
+
+
+def measure(backend: str, activation: str, pairs: int, x, y, seconds: float) -> float:
+    arch = Architecture(activation=activation, k=0.5)
+    rule = GRLU(GRLUParams(pairs=pairs, backend=backend), arch)
+    net = Network.init(arch, np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    hyper = {"lr": 0.1, "sigma": 0.1}
+    chunk = rule.chunk_size
+    rule.train_chunk(net, x[:chunk], y[:chunk], hyper, rng)  # warm-up (compile, allocate)
+    done, start, t0 = 0, chunk, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        s = start % (len(x) - chunk)
+        rule.train_chunk(net, x[s : s + chunk], y[s : s + chunk], hyper, rng)
+        done += chunk
+        start += chunk
+    rate = done / (time.perf_counter() - t0)
+    rule.close()
+    return rate
+
+
+def noise_rate(activation: str, pairs: int, seconds: float) -> float:
+    arch = Architecture(activation=activation, k=0.5)
+    block = GRLU(GRLUParams(pairs=pairs), arch).chunk_size
+    stream = NoiseStream(arch, pairs, block, np.random.default_rng(0))
+    done, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        stream.next()
+        done += block
+    return done / (time.perf_counter() - t0)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=4.0, help="measuring time per cell")
+    ap.add_argument("--out", default="benchmarks/results/grlu-speed", help="output path prefix (.md, .json)")
+    args = ap.parse_args()
+
+    data = load_mnist()
+    x, y = prepare_inputs(data.x_train[:20000]), data.y_train[:20000].astype(np.int64)
+    peak = sgemm_rate()
+    rows = []
+    for activation in ("relu", "topk"):
+        for pairs in (1, 16, 128):
+            row = {"activation": activation, "pairs": pairs, "noise_only": noise_rate(activation, pairs, args.seconds)}
+            for backend in ("tiled", "numpy", "numba"):
+                row[backend] = measure(backend, activation, pairs, x, y, args.seconds)
+                row[f"{backend}_gflops"] = row[backend] * flops_per_sample(backend, pairs) / 1e9
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+
+    meta = {
+        "command": "python " + " ".join([sys.argv[0]] + sys.argv[1:]),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "numpy": np.__version__,
+        "sgemm_gflops_1thread": peak / 1e9,
+        "rows": rows,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(meta, indent=2))
+    lines = [
+        "# GRLU training throughput (784-256-10, batch 1, MNIST)",
+        "",
+        f"Command: `{meta['command']}`  ",
+        f"Machine: {meta['machine']}; numpy {np.__version__}; one BLAS thread; "
+        f"single-thread sgemm (1024³): **{peak / 1e9:.1f} GFLOP/s**.",
+        "",
+        "Samples/s (higher is better); in brackets the arithmetic rate in GFLOP/s and its share of the sgemm rate.",
+        "`tiled` is the published algorithm in NumPy; `numba` draws noise on a second thread.",
+        "",
+        "| activation | pairs | tiled (published alg.) | numpy shared | numba shared | numba / tiled | noise alone |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        cells = []
+        for b in ("tiled", "numpy", "numba"):
+            g = r[f"{b}_gflops"]
+            cells.append(f"{r[b]:,.0f} ({g:.1f}, {100 * g / (peak / 1e9):.0f}%)")
+        lines.append(f"| {r['activation']} | {r['pairs']} | " + " | ".join(cells)
+                     + f" | {r['numba'] / r['tiled']:.1f}× | {r['noise_only']:,.0f} |")
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
