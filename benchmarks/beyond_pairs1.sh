@@ -18,10 +18,9 @@ declare -A variants=(
   [w2048-lr0.3]="--set network.hidden=[2048] --set rule.lr_max=0.3"
   [w2048]="--set network.hidden=[2048]"
   [topk50]="--set network.activation=topk --set network.k=0.5"
-  [w1024-topk50-lr0.3]="--set network.hidden=[1024] --set network.activation=topk --set network.k=0.5 --set rule.lr_max=0.3"
 )
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(lr0.3 lr1.0 lr0.3-sigconst lr1.0-sigconst w1024-lr0.3 w1024 w2048-lr0.3 w2048 topk50 w1024-topk50-lr0.3)
+[ ${#names[@]} -gt 0 ] || names=(lr0.3 lr1.0 lr0.3-sigconst lr1.0-sigconst w1024-lr0.3 w1024 w2048-lr0.3 w2048 topk50)
 for v in "${names[@]}"; do
   cmd="neuro-grlu train grlu-mnist-pairs1 ${variants[$v]} --out $out/pairs1-$v.h5 --overwrite --no-progress --no-plot"
   echo "\$ $cmd" | tee "$out/pairs1-$v.log"
