@@ -363,7 +363,7 @@ def read_run(path) -> Run:
     if not path.is_file():
         what = "is a directory" if path.is_dir() else "does not exist"
         raise RunFileError(f"run file {path} {what}; check the path (create one with "
-                           "`neuro-grlu run ... --out FILE`)")
+                           "`neuro-grlu train ... --out FILE`)")
     damaged = f"run file {path} is damaged"
     try:
         with h5py.File(path, "r") as f:
@@ -371,7 +371,7 @@ def read_run(path) -> Run:
             if "schema" not in a or _str(a["schema"]) != SCHEMA:
                 found = f"schema {_str(a['schema'])!r}" if "schema" in a else "no 'schema' attribute"
                 raise RunFileError(f"{path} is an HDF5 file but not a neuro_grlu run file "
-                                   f"({found}); pass a file written by `neuro-grlu run`")
+                                   f"({found}); pass a file written by `neuro-grlu train`")
             missing = [k for k in _REQUIRED_ATTRS if k not in a]
             if missing:
                 raise RunFileError(f"{damaged}: required attribute(s) {', '.join(missing)} "
