@@ -120,7 +120,7 @@ def train(
         if writer is not None:
             stack.enter_context(writer)  # an exception or Ctrl-C marks the file incomplete
         stack.callback(bar.close)
-        stack.callback(getattr(rule, "close", lambda: None))
+        stack.callback(rule.close)
         for epoch in range(tr.epochs):
             hyper = rule.hyper(epoch, tr.epochs)
             order = order_rng.permutation(n)

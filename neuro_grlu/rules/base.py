@@ -78,6 +78,9 @@ class Rule:
         """Train on ``x`` float32 ``(n, n_in)``, ``y`` int ``(n,)`` in order; return reward ``(n,)``."""
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Release resources held between chunks (threads, buffers); a no-op by default."""
+
     @property
     def chunk_size(self) -> int:
         """Examples per :meth:`train_chunk` call; a multiple of the batch size."""

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..network import Architecture, Network, layer_norm, log_softmax_at, topk_mask
 from ..params import ParamSet, param
 from ..schedules import SCHEDULES, schedule_value
@@ -160,11 +161,11 @@ class GRLUUpdate:
     reward_minus: np.ndarray
 
 
-def _hidden_out(arch: Architecture, layer: int, z: np.ndarray, gumbel: list | None) -> np.ndarray:
-    """Noise-free training activation: ReLU, or ``z`` masked by top-k of ``z + Gumbel``."""
+def _hidden_out(arch: Architecture, layer: int, z: np.ndarray, gumbel: np.ndarray | None) -> np.ndarray:
+    """Noise-free training activation: ReLU, or ``z`` masked by top-k of ``z + gumbel`` (this layer's noise)."""
     if arch.activation == "relu":
         return np.maximum(z, 0.0)
-    return z * topk_mask(z + gumbel[layer], arch.topk_count(layer))
+    return z * topk_mask(z + gumbel, arch.topk_count(layer))
 
 
 def _updates_from(eps, inputs_plus, inputs_minus, dr, pairs) -> tuple[list, list]:
@@ -198,7 +199,8 @@ def grlu_update_tiled(net: Network, x: np.ndarray, y: np.ndarray, noise: Perturb
         for layer in range(len(arch.hidden)):
             a = layer_norm(h)
             inputs.append(a)
-            h = _hidden_out(arch, layer, a @ net.W[layer].T + net.b[layer], gumbel) + sign * eps[layer]
+            g = None if gumbel is None else gumbel[layer]
+            h = _hidden_out(arch, layer, a @ net.W[layer].T + net.b[layer], g) + sign * eps[layer]
             hidden.append(h)
         a = layer_norm(np.concatenate(hidden, axis=1) if arch.skip == "readout" else h)
         inputs.append(a)
@@ -237,7 +239,7 @@ def grlu_update_shared(net: Network, x: np.ndarray, y: np.ndarray, noise: Pertur
         a = layer_norm(h)
         inputs.append(a)
         z = a @ net.W[layer].T + net.b[layer]
-        g = None if noise.gumbel is None else [None] * layer + [noise.gumbel[layer][None]]
+        g = None if noise.gumbel is None else noise.gumbel[layer][None]  # shared by both signs
         h = _hidden_out(arch, layer, z, g) + sign * noise.eps[layer][None]
         hidden.append(h)
     a = layer_norm(np.concatenate(hidden, axis=-1) if arch.skip == "readout" else h)
@@ -283,8 +285,6 @@ class GRLUParams(ParamSet):
 
     def __post_init__(self):
         super().__post_init__()
-        from ..errors import ConfigError
-
         if self.lr_min > self.lr_max or self.sigma_min > self.sigma_max:
             raise ConfigError("GRLUParams: lr_min/sigma_min must not exceed lr_max/sigma_max")
 
@@ -302,10 +302,8 @@ class GRLU(Rule):
         self.batch_size = int(batch_size)
         backend = params.backend
         if backend == "auto":
-            backend = "numba" if len(arch.hidden) == 1 and _numba_available() else "numpy"
+            backend = "numba" if len(arch.hidden) == 1 else "numpy"
         if backend == "numba" and len(arch.hidden) != 1:
-            from ..errors import ConfigError
-
             raise ConfigError("GRLU backend 'numba' supports one hidden layer; use backend = 'numpy' or 'auto'")
         self.backend = backend
         #: Draw the next noise block on a second thread while this one is used (numba backend).
@@ -362,10 +360,3 @@ class GRLU(Rule):
             rewards[start:stop] = 0.5 * (upd.reward_plus.mean(axis=1) + upd.reward_minus.mean(axis=1))
         return rewards
 
-
-def _numba_available() -> bool:
-    try:
-        import numba  # noqa: F401
-    except ImportError:  # pragma: no cover - numba is a declared dependency
-        return False
-    return True
