@@ -11,6 +11,7 @@ import argparse
 import os
 import shlex
 import sys
+import warnings
 from pathlib import Path
 
 from .errors import NeuroGRLUError
@@ -70,15 +71,18 @@ def _cmd_report(args) -> int:
         best = max(m["test_accuracy"]) if "test_accuracy" in m and len(m["test_accuracy"]) else None
         last = m["test_accuracy"][-1] if "test_accuracy" in m and len(m["test_accuracy"]) else None
         sps = (sum(m["samples_per_second"]) / len(m["samples_per_second"])) if "samples_per_second" in m and len(m["samples_per_second"]) else None
+        align = run.arrays.get("alignment_deg")
+        align = "-" if align is None or not len(align) else "/".join(
+            "-" if a != a else f"{a:.0f}" for a in align[-1])
         rows.append([
-            run.model, rule.get("name", "-"), str(rule.get("pairs", "-")),
+            run.model, rule.get("name", "-"), _uses(rule.get("name")), str(rule.get("pairs", "-")),
             net.get("activation", "-") + (f" k={net.get('k')}" if net.get("activation") == "topk" else ""),
             "x".join(map(str, net.get("hidden", []))), str(run.seed),
-            f"{run.epochs_completed}/{run.epochs_planned}", _fmt(last, True), _fmt(best, True),
+            f"{run.epochs_completed}/{run.epochs_planned}", _fmt(last, True), _fmt(best, True), align,
             "-" if sps is None else f"{sps:.0f}", f"{run.wall_time_s:.0f}", run.status,
         ])
-    header = ["run", "rule", "pairs", "activation", "hidden", "seed", "epochs", "test %", "best test %",
-              "samples/s", "wall s", "status"]
+    header = ["run", "rule", "uses", "pairs", "activation", "hidden", "seed", "epochs", "test %", "best test %",
+              "alignment ° (per layer)", "samples/s", "wall s", "status"]
     if args.format == "csv":
         import csv
 
@@ -90,6 +94,36 @@ def _cmd_report(args) -> int:
         print("|" + "|".join("---" for _ in header) + "|")
         for r in rows:
             print("| " + " | ".join(r) + " |")
+    return 0
+
+
+#: Short names of the information a rule uses (``Rule.uses``), for tables.
+USES_SHORT = {"global_reward": "reward", "local_activity": "local", "noise": "noise",
+              "label_error": "label error", "random_feedback": "random feedback",
+              "weight_transport": "weight transport"}
+
+
+def _uses(rule_name) -> str:
+    from .rules import RULES
+
+    cls = RULES.get(rule_name)
+    return "-" if cls is None else ", ".join(USES_SHORT.get(u, u) for u in cls.uses)
+
+
+def _cmd_rules(args) -> int:
+    import dataclasses
+
+    from .rules import INFORMATION, RULES
+
+    for name in sorted(RULES):
+        cls = RULES[name]
+        doc = (cls.__doc__ or "").strip().splitlines()[0]
+        print(f"{name}: {doc}")
+        print("  uses: " + "; ".join(INFORMATION[u] for u in cls.uses))
+        for f in dataclasses.fields(cls.Params):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            print(f"  {f.name:16s} = {default!r:10}  {f.metadata.get('doc', '')}")
+        print()
     return 0
 
 
@@ -143,7 +177,7 @@ def _cmd_download(args) -> int:
 
 
 def _cmd_models(args) -> int:
-    from .config import available_models, load_model, models_dir
+    from .config import available_models, describe_model, models_dir
 
     names = available_models()
     if not names:
@@ -151,9 +185,10 @@ def _cmd_models(args) -> int:
         return 0
     for name in names:
         try:
-            print(f"{name:32s} {load_model(name).description}")
+            kind, description = describe_model(name)
+            print(f"{name:34s} {kind:8s} {description}")
         except NeuroGRLUError as exc:
-            print(f"{name:32s} INVALID: {exc}")
+            print(f"{name:34s} INVALID: {exc}")
     return 0
 
 
@@ -202,12 +237,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("models", help="list the named model definitions")
     m.set_defaults(func=_cmd_models)
+
+    ru = sub.add_parser("rules", help="list the learning rules, the information each uses, and their parameters")
+    ru.set_defaults(func=_cmd_rules)
+
+    from .sweep_cli import add_subcommands as add_sweep_subcommands
+    add_sweep_subcommands(sub)
+    from .spiking.cli import add_subcommands as add_spiking_subcommands
+    add_spiking_subcommands(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     # Batch-1 training multiplies small matrices: BLAS threads only add overhead and fight
     # the noise-drawing thread for the cores. Users can still override the variables.
+    # Brian2 2.9 calls pyparsing APIs that pyparsing 3.2 deprecates: noise, not user news.
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(brian2|pyparsing)(\..*)?$")
     if "numpy" not in sys.modules:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(var, "1")

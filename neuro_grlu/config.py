@@ -28,6 +28,8 @@ from .params import ParamSet, from_dict, param
 from .rules import get_rule
 
 TABLES = ("description", "data", "network", "rule", "training")
+#: Kinds of model definition (top-level ``kind`` key, default "rate") and the command running each.
+KINDS = {"rate": "neuro-grlu train", "spiking": "neuro-grlu simulate", "continual": "neuro-grlu continual"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class TrainingParams(ParamSet):
     epochs: int = param(10, low=1, doc="passes over the training set")
     batch_size: int = param(1, low=1, doc="examples per weight update")
     seed: int = param(42, low=0, doc="seed of initialisation, example order and noise")
+    alignment_every: int = param(0, low=0, doc="measure gradient alignment every N training examples (0 = only at epoch ends)")
+    alignment_batches: int = param(16, low=0, doc="probe batches per alignment measurement (0 = never measure)")
 
 
 @dataclass(frozen=True)
@@ -85,8 +89,13 @@ class ModelConfig:
 
 
 def parse_config(raw: dict[str, Any], name: str = "custom") -> ModelConfig:
-    """Validate a definition given as a dict (the parsed TOML)."""
-    unknown = sorted(set(raw) - set(TABLES) - {"name"})
+    """Validate a rate-model definition given as a dict (the parsed TOML)."""
+    kind = raw.get("kind", "rate")
+    if kind != "rate":
+        if kind in KINDS:
+            raise ConfigError(f"model {name!r} is a {kind} model; run it with '{KINDS[kind]} {name}'")
+        raise ConfigError(f"model {name!r} has kind = {kind!r}; allowed kinds: {', '.join(KINDS)}")
+    unknown = sorted(set(raw) - set(TABLES) - {"name", "kind"})
     if unknown:
         raise ConfigError(f"unknown table or key {', '.join(map(repr, unknown))} in model {name!r}; allowed: {', '.join(TABLES)}")
     for table in ("data", "network", "rule", "training"):
@@ -170,6 +179,17 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             raise ConfigError(f"override {item!r}: {table!r} is not a table")
         raw[table][field] = parsed
     return raw
+
+
+def describe_model(name_or_path: str) -> tuple[str, str]:
+    """``(kind, description)`` of a definition of any kind, validated by that kind's parser."""
+    raw, name = load_raw(name_or_path)
+    kind = raw.get("kind", "rate")
+    if kind == "spiking":
+        from .spiking.config import parse_spiking
+
+        return kind, parse_spiking(raw, name).description
+    return kind, parse_config(raw, name).description
 
 
 def load_model(name_or_path: str, overrides: list[str] | None = None) -> ModelConfig:

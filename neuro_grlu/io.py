@@ -6,13 +6,22 @@ in memory and rewrites the complete file atomically (temporary file, fsync,
 run: a crash, ``SIGKILL`` or Ctrl-C leaves the previous checkpoint or the new one, never
 a corrupt file. :func:`read_run` returns plain Python/NumPy objects and never modifies
 the file.
+
+Large data that grow during a run (spikes of a one-hour simulation) are *streamed*
+instead (:meth:`RunWriter.stream`): each chunk is written atomically as its own ``.npy``
+file in the sidecar directory ``<path>.d/`` and never held in memory; :meth:`RunWriter.finish`
+copies the streams chunk by chunk into ``/arrays`` of the final file and removes the
+sidecar. :func:`read_run` reads either form, so a killed run keeps its streamed data up
+to the last complete chunk.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import platform
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -174,6 +183,13 @@ class RunWriter:
         self._metrics: dict[str, list[float]] | None = None  # fixed at the first epoch
         self._weights: dict[str, np.ndarray] = {}
         self._arrays: dict[str, tuple[np.ndarray, str | None]] = {}
+        self._streams: dict[str, dict] = {}  # name -> {"chunks", "rows", "dtype", "shape", "units"}
+        self._sidecar = sidecar_dir(self.path)
+        if self._sidecar.exists() and overwrite:
+            shutil.rmtree(self._sidecar, ignore_errors=True)
+        elif self._sidecar.exists():
+            raise RunFileError(f"stream directory {self._sidecar} of an earlier run exists; pass --overwrite "
+                               "to replace it or choose another --out")
         self._t0 = time.monotonic()
         self._finished = False
         self._checkpoint()
@@ -217,6 +233,55 @@ class RunWriter:
         self._attrs["status"] = "incomplete"
         self._update(weights, arrays, wall_time_s)
         self._checkpoint()
+
+    def stream(self, name: str, chunk, units: str | None = None) -> None:
+        """Append `chunk` to the streamed array `name` without keeping it in memory.
+
+        Parameters
+        ----------
+        name : str
+            Array name (stored as ``/arrays/<name>`` once the run finishes).
+        chunk : array-like
+            Rows to append, shape (n, ...) with the trailing shape and dtype of the first
+            chunk (n may be 0).
+        units : str, optional
+            Units of the values (``"s"``); fixed by the first chunk.
+
+        Notes
+        -----
+        The chunk is written to ``<path>.d/<name>/<k>.npy`` via a temporary file, fsync
+        and ``os.replace``, so a crash leaves every earlier chunk intact; the main file is
+        not rewritten.
+        """
+        if self._finished:
+            raise ValueError("stream() called after finish()")
+        _check_name(name, "array")
+        a = np.asarray(chunk)
+        if a.ndim == 0:
+            raise ValueError(f"stream {name!r}: chunk must have at least one dimension")
+        info = self._streams.get(name)
+        if info is None:
+            if name in self._arrays:
+                raise ValueError(f"{name!r} is already an array of this run")
+            info = self._streams[name] = {"chunks": 0, "rows": 0, "dtype": a.dtype.str,
+                                          "shape": list(a.shape[1:]), "units": units}
+        elif a.shape[1:] != tuple(info["shape"]) or a.dtype.str != info["dtype"]:
+            raise ValueError(f"stream {name!r}: chunk of shape {a.shape} and dtype {a.dtype} does not match "
+                             f"rows of shape {tuple(info['shape'])} and dtype {info['dtype']}")
+        directory = self._sidecar / name
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            if info["chunks"] == 0:
+                _atomic_write_bytes(directory / "stream.json", json.dumps(
+                    {k: info[k] for k in ("dtype", "shape", "units")}).encode())
+            buf = io.BytesIO()
+            np.save(buf, a, allow_pickle=False)
+            _atomic_write_bytes(directory / f"{info['chunks']:08d}.npy", buf.getvalue())
+        except OSError as exc:
+            raise RunFileError(f"cannot write stream {name!r} of run file {self.path} ({exc}); "
+                               "check the directory is writable and has free space") from exc
+        info["chunks"] += 1
+        info["rows"] += len(a)
 
     def finish(self, *, weights=None, arrays=None, wall_time_s: float | None = None) -> None:
         """Mark the run complete (all planned epochs done) and checkpoint.
@@ -272,12 +337,15 @@ class RunWriter:
         g = f.create_group("weights")
         for name, w in self._weights.items():
             g.create_dataset(name, data=w)
-        if self._arrays:
+        if self._arrays or (self._finished and self._streams):
             g = f.create_group("arrays")
             for name, (a, units) in self._arrays.items():
                 d = g.create_dataset(name, data=a)
                 if units is not None:
                     d.attrs["units"] = units
+            if self._finished:
+                for name, info in self._streams.items():
+                    _merge_stream(g, name, self._sidecar / name, info)
 
     def _checkpoint(self) -> None:
         """Write the whole file to ``<path>.tmp``, fsync it, and rename it onto `path`."""
@@ -300,9 +368,73 @@ class RunWriter:
                     os.fsync(fd)
                 finally:
                     os.close(fd)
+            if self._finished and self._sidecar.exists():
+                shutil.rmtree(self._sidecar, ignore_errors=True)
         except OSError as exc:
             raise RunFileError(f"cannot write run file {self.path} ({exc}); check the "
                                "directory is writable and has free space") from exc
+
+
+def sidecar_dir(path) -> Path:
+    """Directory ``<path>.d`` holding the streamed chunks of an unfinished run."""
+    path = Path(path)
+    return path.with_name(path.name + ".d")
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _stream_chunks(directory: Path) -> list[Path]:
+    """The complete chunk files of a stream directory, in order."""
+    return sorted(p for p in directory.glob("*.npy") if p.stem.isdigit())
+
+
+def _merge_stream(group, name: str, directory: Path, info: dict) -> None:
+    """Copy a stream's chunks one at a time into a new dataset ``group[name]``."""
+    d = group.create_dataset(name, shape=(info["rows"], *info["shape"]), dtype=np.dtype(info["dtype"]),
+                             chunks=True if info["rows"] else None)
+    row = 0
+    for p in _stream_chunks(directory)[: info["chunks"]]:
+        a = np.load(p, allow_pickle=False)
+        d[row:row + len(a)] = a
+        row += len(a)
+    if row != info["rows"]:
+        raise OSError(f"stream {name!r} has {row} rows on disk, expected {info['rows']}")
+    if info["units"] is not None:
+        d.attrs["units"] = info["units"]
+
+
+def _read_streams(path: Path, arrays: dict, array_units: dict) -> None:
+    """Add the sidecar streams of an unfinished run to `arrays` (merged datasets win)."""
+    sidecar = sidecar_dir(path)
+    if not sidecar.is_dir():
+        return
+    for directory in sorted(p for p in sidecar.iterdir() if p.is_dir()):
+        name = directory.name
+        if name in arrays or not (directory / "stream.json").is_file():
+            continue
+        try:
+            meta = json.loads((directory / "stream.json").read_text())
+            parts = [np.load(p, allow_pickle=False) for p in _stream_chunks(directory)]
+        except (OSError, ValueError) as exc:
+            raise RunFileError(f"stream {name!r} in {sidecar} is damaged ({exc}); delete the directory "
+                               "or re-run the experiment") from exc
+        if parts:
+            arrays[name] = np.concatenate(parts)
+        else:
+            arrays[name] = np.zeros((0, *meta["shape"]), dtype=np.dtype(meta["dtype"]))
+        if meta.get("units") is not None:
+            array_units[name] = meta["units"]
 
 
 @dataclass
@@ -399,6 +531,7 @@ def read_run(path) -> Run:
                 arrays[k] = d[()]
                 if "units" in d.attrs:
                     array_units[k] = _str(d.attrs["units"])
+            _read_streams(path, arrays, array_units)
             completed = int(a["epochs_completed"])
             epoch = f["metrics"]["epoch"][()] if "epoch" in f["metrics"] else None
             if epoch is None or any(np.shape(v) != (completed,) for v in [epoch, *metrics.values()]):

@@ -12,9 +12,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 from .io import Run  # noqa: E402
 
 
+LAYER_STYLES = ("-", "--", ":", "-.", (0, (5, 1)), (0, (1, 3)), (0, (3, 1, 1, 1, 1, 1)))
+
+
 def plot_learning_curves(runs: list[Run], out: str | Path, title: str | None = None) -> Path:
-    """Train/test accuracy (%) and mean training reward against epoch, one line per run."""
-    fig, (ax_acc, ax_rew) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    """Train/test accuracy (%) and mean training reward against epoch, one line per run;
+    a third panel with the gradient alignment when any run recorded it."""
+    with_alignment = any("alignment_deg" in run.arrays for run in runs)
+    ncols = 3 if with_alignment else 2
+    fig, axes = plt.subplots(1, ncols, figsize=(5 * ncols, 4), constrained_layout=True)
+    ax_acc, ax_rew = axes[0], axes[1]
     for run in runs:
         m = run.metrics
         epochs = range(1, run.epochs_completed + 1)
@@ -24,9 +31,11 @@ def plot_learning_curves(runs: list[Run], out: str | Path, title: str | None = N
             ax_acc.plot(epochs, 100 * m["train_accuracy"], ls="--", color=line.get_color(), label=f"{label} train")
         if "mean_reward" in m:
             ax_rew.plot(epochs, m["mean_reward"], marker="o", ms=3, color=line.get_color(), label=label)
+        if with_alignment and "alignment_deg" in run.arrays:
+            plot_alignment(axes[2], run, color=line.get_color(), label=run.model)
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
-    ax_rew.set(xlabel="epoch", ylabel="mean reward, log p(true class) (nat)", title="training reward (under noise)")
-    for ax in (ax_acc, ax_rew):
+    ax_rew.set(xlabel="epoch", ylabel="mean reward, log p(true class) (nat)", title="training reward")
+    for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     if title:
@@ -36,3 +45,20 @@ def plot_learning_curves(runs: list[Run], out: str | Path, title: str | None = N
     fig.savefig(out, dpi=120)
     plt.close(fig)
     return out
+
+
+def plot_alignment(ax, run: Run, color=None, label: str | None = None) -> None:
+    """Angle (degrees) between the rule's update and the true gradient, per weight layer,
+    against training progress in epochs (``alignment_samples`` / training-set size)."""
+    deg = run.arrays["alignment_deg"]
+    samples = run.arrays["alignment_samples"].astype(float)
+    n_train = run.config.get("data", {}).get("train_limit") or 60000
+    per_epoch = samples[-1] / max(run.epochs_completed, 1) if run.epochs_completed and samples[-1] else n_train
+    x = samples / per_epoch
+    for layer in range(deg.shape[1]):
+        name = "output" if layer == deg.shape[1] - 1 else f"hidden {layer + 1}"
+        ax.plot(x, deg[:, layer], ls=LAYER_STYLES[layer % len(LAYER_STYLES)], color=color, marker=".", ms=3,
+                label=f"{label} {name}" if label else name)
+    ax.axhline(90, color="0.6", lw=0.8)
+    ax.set(xlabel="epoch", ylabel="angle to the true gradient (degree)", ylim=(0, 100),
+           title="gradient alignment (0° = gradient, 90° = random)")

@@ -3,9 +3,14 @@
 One run: initialise the network from the seed, then for every epoch shuffle the training
 set, feed it to the rule chunk by chunk, score train accuracy (on the first
 ``train_eval_size`` training images, as in the published GRLU runs) and test accuracy,
-and checkpoint the run file. Three independent random streams are spawned from the seed
-(initial weights, example order, the rule's own noise), so the same config and seed give
-the same numbers.
+and checkpoint the run file. Four independent random streams are spawned from the seed
+(initial weights, example order, the rule's own noise, the alignment probe's noise), so the
+same config and seed give the same numbers, with or without alignment measurements.
+
+Rules that define :meth:`~neuro_grlu.rules.base.Rule.delta` also get their gradient
+alignment measured (:mod:`neuro_grlu.alignment`) before training, every
+``training.alignment_every`` examples, and at the end of every epoch, on a fixed probe set
+(the first ``alignment_batches × batch_size`` training images).
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ import numpy as np
 from .config import ModelConfig
 from .data import Dataset
 from .errors import DataError, NeuroGRLUError
+from .alignment import has_delta, measure_alignment
 from .io import RunWriter
-from .network import Network
 
 #: Units and descriptions of the per-epoch metrics every rate-based run records.
 METRICS = {
@@ -39,7 +44,7 @@ METRICS = {
 class RunResult:
     """What :func:`train` returns: the trained network and one dict of metrics per epoch."""
 
-    net: Network
+    net: object
     history: list[dict[str, float]] = field(default_factory=list)
     path: str | None = None
     wall_time_s: float = 0.0
@@ -82,8 +87,8 @@ def train(
     from tqdm import tqdm
 
     tr, dc = config.training, config.data
-    seeds = np.random.SeedSequence(tr.seed).spawn(3)
-    init_rng, order_rng, noise_rng = (np.random.default_rng(s) for s in seeds)
+    seeds = np.random.SeedSequence(tr.seed).spawn(4)
+    init_rng, order_rng, noise_rng, probe_rng = (np.random.default_rng(s) for s in seeds)
 
     x_train, y_train = dataset.x_train, dataset.y_train
     if dc.train_limit:
@@ -99,19 +104,44 @@ def train(
                         "training needs at least one of each")
 
     arch = config.architecture(n_in=x_train.shape[1], n_out=dataset.n_classes)
-    net = Network.init(arch, init_rng)
     rule = config.make_rule(arch)
+    net = rule.init_model(init_rng)
     result = RunResult(net, path=out)
     n = len(x_train)
     chunk = rule.chunk_size
+
+    metric_info = dict(METRICS)
+    n_probe = tr.alignment_batches * tr.batch_size if has_delta(rule) else 0
+    n_probe -= n_probe % tr.batch_size
+    n_probe = min(n_probe, n - n % tr.batch_size)
+    alignment = {"samples": [], "deg": [], "cos": []}
+    if n_probe:
+        x_probe, y_probe = x_train[:n_probe], y_train[:n_probe]
+        for layer in range(arch.n_layers):
+            metric_info[f"alignment_deg_L{layer}"] = (
+                "degree", f"mean angle between the update of weight layer {layer} and the true gradient")
+
+    def probe(samples_seen: int, hyper: dict) -> np.ndarray:
+        deg, cos = measure_alignment(rule, net, x_probe, y_probe, hyper, probe_rng, tr.batch_size)
+        alignment["samples"].append(samples_seen)
+        alignment["deg"].append(deg)
+        alignment["cos"].append(cos)
+        return deg
+
+    def alignment_arrays() -> dict:
+        if not alignment["samples"]:
+            return {}
+        return {"alignment_samples": (np.array(alignment["samples"], np.int64), "sample"),
+                "alignment_deg": (np.array(alignment["deg"]), "degree"),
+                "alignment_cosine": (np.array(alignment["cos"]), "")}
 
     writer = None
     if out is not None:
         writer = RunWriter(
             out, config=config.to_dict(), seed=tr.seed, model=config.name, kind="rate",
             epochs_planned=tr.epochs, command=command, overwrite=overwrite,
-            metric_units={k: u for k, (u, _) in METRICS.items()},
-            metric_descriptions={k: d for k, (_, d) in METRICS.items()},
+            metric_units={k: u for k, (u, _) in metric_info.items()},
+            metric_descriptions={k: d for k, (_, d) in metric_info.items()},
         )
     bar = tqdm(total=n * tr.epochs, unit="sample", unit_scale=True, disable=not progress,
                file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
@@ -121,8 +151,11 @@ def train(
             stack.enter_context(writer)  # an exception or Ctrl-C marks the file incomplete
         stack.callback(bar.close)
         stack.callback(rule.close)
+        seen = 0
         for epoch in range(tr.epochs):
             hyper = rule.hyper(epoch, tr.epochs)
+            if n_probe and epoch == 0:
+                probe(0, hyper)
             order = order_rng.permutation(n)
             reward_sum = 0.0
             running = None
@@ -130,6 +163,12 @@ def train(
             for start in range(0, n, chunk):
                 idx = order[start : start + chunk]
                 rewards = rule.train_chunk(net, x_train[idx], y_train[idx], hyper, noise_rng)
+                before, seen = seen, seen + len(idx)
+                if n_probe and tr.alignment_every and seen // tr.alignment_every > before // tr.alignment_every \
+                        and start + chunk < n:
+                    t_probe = time.perf_counter()
+                    probe(seen, hyper)
+                    t0 += time.perf_counter() - t_probe  # probing is not training time
                 reward_sum += float(rewards.sum())
                 m = float(rewards.mean())
                 running = m if running is None else 0.98 * running + 0.02 * m
@@ -138,7 +177,7 @@ def train(
             epoch_time = time.perf_counter() - t0
             # The rewards are scored before each update, so the last update of an epoch can
             # overflow the weights unseen: check the weights too before recording the epoch.
-            if not np.isfinite(reward_sum) or not all(np.isfinite(a).all() for a in (*net.W, *net.b)):
+            if not np.isfinite(reward_sum) or not all(np.isfinite(a).all() for a in net.state_dict().values()):
                 raise NeuroGRLUError(f"training diverged in epoch {epoch + 1} (non-finite reward or weights); "
                                      "lower rule.lr_max")
             row = {
@@ -150,13 +189,19 @@ def train(
                 "epoch_time": epoch_time,
                 "samples_per_second": n / epoch_time,
             }
+            if n_probe:
+                for layer, deg in enumerate(probe(seen, hyper)):
+                    row[f"alignment_deg_L{layer}"] = float(deg)
             result.history.append(row)
             result.wall_time_s = time.perf_counter() - t_run
             if writer is not None:
-                writer.append_epoch(row, weights=net.state_dict(), wall_time_s=result.wall_time_s)
+                writer.append_epoch(row, weights=net.state_dict(), arrays=alignment_arrays(),
+                                    wall_time_s=result.wall_time_s)
             line = (f"epoch {epoch + 1:3d}/{tr.epochs} | train {row['train_accuracy']:.4f} | "
                     f"test {row['test_accuracy']:.4f} | reward {row['mean_reward']:.4f} | "
                     f"{row['samples_per_second']:.0f} samples/s")
+            if n_probe:
+                line += " | alignment " + " ".join(f"{row[f'alignment_deg_L{i}']:.0f}°" for i in range(arch.n_layers))
             if progress:
                 bar.write(line, file=sys.stderr)
             log(line)

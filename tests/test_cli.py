@@ -203,7 +203,7 @@ def test_report_markdown(capsys, runs):
     assert code == 0 and err == ""
     lines = out.splitlines()
     assert len(lines) == 4
-    assert lines[0].startswith("| run | rule | pairs |") and lines[1].startswith("|---|")
+    assert lines[0].startswith("| run | rule | uses | pairs |") and lines[1].startswith("|---|")
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
     header = [c.strip() for c in lines[0].strip("|").split("|")]
     assert all(len(c) == len(header) for c in cells)
@@ -214,6 +214,9 @@ def test_report_markdown(capsys, runs):
         assert row[header.index("pairs")] == "4" and row[header.index("hidden")] == "32"
         assert row[header.index("epochs")] == "2/2" and row[header.index("status")] == "complete"
         assert 0.0 <= float(row[header.index("test %")]) <= 100.0
+        assert row[header.index("uses")] == "reward, local, noise"
+        angles = [float(a) for a in row[header.index("alignment ° (per layer)")].split("/")]
+        assert len(angles) == 2 and all(0 <= a < 90 for a in angles)
 
 
 def test_report_csv(capsys, runs):
@@ -247,6 +250,16 @@ def test_plot(capsys, runs, tmp_path):
     assert data[:8] == PNG_MAGIC and len(data) > 10_000
 
 
+def test_rules_lists_every_rule_with_its_information(capsys):
+    from neuro_grlu.rules import RULES
+
+    code, out, err = run_main(capsys, "rules")
+    assert code == 0 and err == ""
+    for name in RULES:
+        assert re.search(rf"^{re.escape(name)}: ", out, re.M)
+    assert "exact transposed forward weights" in out and "lr_max" in out
+
+
 def test_plot_default_name(capsys, runs):
     code, stdout, _ = run_main(capsys, "plot", runs[0])
     assert code == 0
@@ -273,7 +286,7 @@ def test_models_reports_invalid(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("NEURO_GRLU_MODELS", str(tmp_path))
     code, out, _ = run_main(capsys, "models")
     assert code == 0
-    assert re.search(r"^bad\s+INVALID: .*pairs", out, re.M) and re.search(r"^good\s+ok$", out, re.M)
+    assert re.search(r"^bad\s+INVALID: .*pairs", out, re.M) and re.search(r"^good\s+rate\s+ok$", out, re.M)
 
 
 def test_download_unreachable_mirror(tmp_path):

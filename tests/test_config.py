@@ -15,6 +15,7 @@ from neuro_grlu.config import (
     parse_config,
 )
 from neuro_grlu.errors import ConfigError, NeuroGRLUError
+from neuro_grlu.rules import RULES
 
 MINIMAL = {"rule": {"name": "grlu"}}
 VALID = {
@@ -47,15 +48,18 @@ def test_models_directory_is_not_empty():
     assert len(available_models()) >= 5
 
 
-@pytest.mark.parametrize("name", available_models())
+RATE_MODELS = [n for n in available_models() if load_raw(n)[0].get("kind", "rate") == "rate"]
+
+
+@pytest.mark.parametrize("name", RATE_MODELS)
 def test_shipped_model_loads_and_round_trips(name):
     config = load_model(name)
     assert isinstance(config, ModelConfig)
     assert config.name == name
-    assert config.rule_name == "grlu"
+    assert config.rule_name in RULES
     assert config.description
     d = config.to_dict()
-    assert d["rule"]["name"] == "grlu" and d["name"] == name
+    assert d["rule"]["name"] == config.rule_name and d["name"] == name
     again = parse_config(d, "ignored")  # the stored name wins
     assert again == config
     assert again.to_dict() == d
@@ -163,8 +167,18 @@ def test_missing_rule_name():
 
 
 def test_unknown_rule_lists_known():
-    msg = _error(_with("rule", name="backprop"))
-    assert "'backprop'" in msg and "known rules" in msg and "grlu" in msg
+    msg = _error(_with("rule", name="backprob"))
+    assert "'backprob'" in msg and "known rules" in msg and "grlu" in msg and "backprop" in msg
+
+
+@pytest.mark.parametrize("name", sorted(set(available_models()) - set(RATE_MODELS)))
+def test_other_kinds_point_to_their_command(name):
+    with pytest.raises(ConfigError, match="run it with 'neuro-grlu "):
+        load_model(name)
+
+
+def test_unknown_kind_lists_kinds():
+    assert "allowed kinds: rate" in _error({**MINIMAL, "kind": "quantum"})
 
 
 @pytest.mark.parametrize("bad", [5, ["grlu"], None])

@@ -2,5 +2,9 @@
 
 from .base import INFORMATION, RULES, Rule, get_rule, register
 from . import grlu  # noqa: F401  (registers "grlu")
+from . import es  # noqa: F401  (registers "es")
+from . import hebbian  # noqa: F401  (registers "rm-hebbian")
+from . import backprop  # noqa: F401  (registers "backprop", "fa", "dfa")
+from . import forward_forward  # noqa: F401  (registers "ff")
 
 __all__ = ["INFORMATION", "RULES", "Rule", "get_rule", "register"]

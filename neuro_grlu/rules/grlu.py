@@ -298,8 +298,7 @@ class GRLU(Rule):
     Params = GRLUParams
 
     def __init__(self, params: GRLUParams, arch: Architecture, batch_size: int = 1):
-        super().__init__(params, arch)
-        self.batch_size = int(batch_size)
+        super().__init__(params, arch, batch_size)
         backend = params.backend
         if backend == "auto":
             backend = "numba" if len(arch.hidden) == 1 else "numpy"
@@ -330,6 +329,18 @@ class GRLU(Rule):
         per_example = self.params.pairs * (sum(self.arch.hidden) * (2 if self.arch.activation == "topk" else 1) + self.arch.n_out)
         n = min(max(1, (1 << 18) // per_example), 1024)
         return max(self.batch_size, n - n % self.batch_size)
+
+    @property
+    def forward_passes_per_example(self) -> float:
+        # 2 runs (+ε, −ε) per pair; the first layer is shared, but counted as full passes.
+        return 2.0 * self.params.pairs
+
+    def delta(self, net, x, y, hyper, rng):
+        """The step one batch would take (shared algorithm, fresh noise from ``rng``)."""
+        unit = sample_noise(self.arch, len(x), self.params.pairs, 1.0, rng)
+        upd = grlu_update_shared(net, np.asarray(x, np.float32), np.asarray(y), unit.scaled(hyper["sigma"]))
+        step = self.step_size(hyper)
+        return [(step * dw, step * db) for dw, db in zip(upd.dW, upd.db)]
 
     def step_size(self, hyper: dict[str, float]) -> float:
         """Multiplier of the raw update: ``lr`` or ``lr / σ²``."""

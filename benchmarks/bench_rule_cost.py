@@ -1,0 +1,102 @@
+"""Cost of each rate rule per training example, all in one run (issue 5, item 4).
+
+For every named model (default: the rule-comparison models) trains on the first MNIST
+training images for about ``--seconds`` seconds of wall time (after one warm-up chunk, which
+also triggers numba compilation), and reports
+
+* wall time per training example (µs) and examples per second, one BLAS thread;
+* full forward and backward passes through the network per training example, as each rule
+  declares them (``Rule.forward_passes_per_example`` / ``backward_passes_per_example``);
+* the ratio of each rule's time per example to backprop's (same run, same machine).
+
+Run on a quiet machine (the figures are ratios within one run, but a busy second core still
+skews them):  python benchmarks/bench_rule_cost.py [--seconds 10] [--out benchmarks/results/rule-cost]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from neuro_grlu.config import load_model  # noqa: E402
+from neuro_grlu.data import load_mnist  # noqa: E402
+from neuro_grlu.train import prepare_inputs  # noqa: E402
+
+MODELS = ["backprop-mnist", "fa-mnist", "dfa-mnist", "grlu-mnist-pairs1", "grlu-mnist-pairs16-relu",
+          "grlu-mnist-pairs128", "es-mnist", "hebbian-mnist"]
+
+
+def measure(model: str, x: np.ndarray, y: np.ndarray, seconds: float) -> dict:
+    config = load_model(model)
+    arch = config.architecture()
+    rule = config.make_rule(arch)
+    net = rule.init_model(np.random.default_rng(0))
+    hyper = rule.hyper(0, config.training.epochs)
+    rng = np.random.default_rng(1)
+    chunk = rule.chunk_size
+    rule.train_chunk(net, x[:chunk], y[:chunk], hyper, rng)  # warm-up (and JIT compilation)
+    done, start, t0 = 0, chunk, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        if start + chunk > len(x):
+            start = 0
+        rule.train_chunk(net, x[start : start + chunk], y[start : start + chunk], hyper, rng)
+        done += chunk
+        start += chunk
+    elapsed = time.perf_counter() - t0
+    rule.close()
+    return {"model": model, "rule": config.rule_name, "batch_size": config.training.batch_size,
+            "examples": done, "seconds": elapsed, "us_per_example": 1e6 * elapsed / done,
+            "examples_per_second": done / elapsed,
+            "forward_passes_per_example": rule.forward_passes_per_example,
+            "backward_passes_per_example": rule.backward_passes_per_example}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--out", default="benchmarks/results/rule-cost")
+    ap.add_argument("models", nargs="*", default=MODELS)
+    args = ap.parse_args(argv)
+    ds = load_mnist()
+    x, y = prepare_inputs(ds.x_train[:20000]), ds.y_train[:20000].astype(np.int64)
+    rows = []
+    for model in args.models:
+        row = measure(model, x, y, args.seconds)
+        rows.append(row)
+        print(f"{model:28s} {row['us_per_example']:10.1f} µs/example  {row['examples_per_second']:9.0f}/s", flush=True)
+    base = next((r["us_per_example"] for r in rows if r["rule"] == "backprop"), None)
+    load = os.getloadavg()
+    lines = ["# Cost per training example of each rate rule (one run)", "",
+             f"Command: `python benchmarks/bench_rule_cost.py {' '.join(sys.argv[1:])}`  ",
+             f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, one BLAS thread; "
+             f"load average at the end {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}; numpy {np.__version__}.", "",
+             "| model | rule | batch | forward passes / example | backward passes / example | µs / example | "
+             "examples / s | time vs backprop |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        ratio = f"{r['us_per_example'] / base:.1f}×" if base else "-"
+        lines.append(f"| {r['model']} | {r['rule']} | {r['batch_size']} | {r['forward_passes_per_example']:g} | "
+                     f"{r['backward_passes_per_example']:g} | {r['us_per_example']:.1f} | {r['examples_per_second']:.0f} | {ratio} |")
+    lines += ["", "GRLU's passes count the + and − run of every pair as full passes; its implementation shares the "
+              "first layer across pairs, so its time grows more slowly than its pass count. ES evaluates 2P "
+              "perturbed copies of the whole network on every example of its batch."]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    out.with_suffix(".json").write_text(json.dumps({"rows": rows, "loadavg": load}, indent=2))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""Complementary learning systems: a slow, frozen "cortex" and a fast "hippocampus".
+
+* :mod:`.tasks` — task splits, class- and task-incremental evaluation, accuracy matrix and forgetting;
+* :mod:`.cortex` — a feature network trained by a named slow rule on declared classes, then frozen;
+* :mod:`.hippocampus` — fast one-pass learners on given features (rate three-factor Hebbian,
+  label-taught Hebbian prototypes, a Brian2 spiking R-STDP readout);
+* :mod:`.experiment` — the sequential-task and few-shot protocols, one run file each;
+* :mod:`.config` — ``kind = "continual"`` model definitions.
+"""

@@ -1,0 +1,38 @@
+"""``neuro-grlu continual MODEL``: run a complementary-learning-systems definition (kind "continual")."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+
+def _cmd_continual(args) -> int:
+    from ..data import load_mnist
+    from .config import load_continual
+    from .experiment import run_continual
+
+    overrides = list(args.set or [])
+    if args.seed is not None:
+        overrides.append(f"protocol.seed={args.seed}")
+    cfg = load_continual(args.model, overrides)
+    out = args.out or f"runs/{cfg.name}-seed{cfg.protocol.seed}.h5"
+    print(f"model {cfg.name} ({cfg.system}): {cfg.description}", flush=True)
+    print(f"tasks {cfg.tasks} -> {out}", flush=True)
+    command = "neuro-grlu " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    s = run_continual(cfg, load_mnist(), out=out, overwrite=args.overwrite, progress=not args.no_progress,
+                      command=command, log=print)
+    print(f"final average accuracy: class-incremental {100 * s['average_accuracy_class']:.2f}%, "
+          f"task-incremental {100 * s['average_accuracy_task']:.2f}% after {s['wall_time_s']:.0f} s; run file {out}")
+    return 0
+
+
+def add_subcommands(sub) -> None:
+    c = sub.add_parser("continual", help="sequential tasks / few-shot protocol of a kind = \"continual\" definition")
+    c.add_argument("model", help="model name in models/ or path to a .toml file (kind = \"continual\")")
+    c.add_argument("--seed", type=int, help="override protocol.seed")
+    c.add_argument("--set", action="append", metavar="TABLE.KEY=VALUE",
+                   help="override any key, e.g. --set cortex.epochs=5 or --set cortex.params.lr_max=0.05 (repeatable)")
+    c.add_argument("--out", help="run file to write (default runs/MODEL-seedSEED.h5)")
+    c.add_argument("--overwrite", action="store_true", help="replace an existing run file")
+    c.add_argument("--no-progress", action="store_true", help="accepted for symmetry; the protocol prints one line per stage")
+    c.set_defaults(func=_cmd_continual)

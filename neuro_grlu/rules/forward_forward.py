@@ -1,0 +1,396 @@
+"""Forward-Forward (Hinton 2022): every layer trained by its own goodness objective.
+
+G. Hinton, "The Forward-Forward Algorithm: Some Preliminary Investigations",
+arXiv:2212.13345 (2022), sections 3.3 (supervised MNIST) and 3.1 (layer normalisation).
+
+Model (``B`` examples, ``K`` classes, hidden widths ``N_1..N_L`` = ``network.hidden``)
+-----------------------------------------------------------------------------------
+The input of the first layer is the image with its label appended, ``[x, e]`` ``(B, n_in+K)``:
+``e = s·onehot(c)`` for label ``c`` (``s`` = ``label_scale``), or the *neutral* label
+``e = (s/K)·1``. Every layer ``l`` first length-normalises its input (root mean square 1)::
+
+    norm(h) = h / (sqrt(mean_j h_j²) + 1e-8)
+    h_l = relu(norm(h_{l-1}) · W_lᵀ + b_l)          W_l (N_l, fan_in), b_l (N_l,)
+
+so the length of ``h_{l-1}`` — the goodness of layer ``l-1`` — cannot be read by layer ``l``,
+only the direction of its activity vector (section 3.1).
+
+Objective of layer ``l`` (local: its gradient reaches only ``W_l, b_l``)
+------------------------------------------------------------------------
+goodness ``G_l = Σ_j h_{l,j}²`` (sum of squared activities); the probability that the input
+is positive (image with its true label) is ``p = σ((G_l − θ·N_l)/τ)`` with threshold ``θ``
+per unit (``threshold``; Hinton's code: θ = 1, i.e. ``G > N_l``) and temperature ``τ`` on the
+goodness (Hinton: 1). Per example pair (positive, negative)::
+
+    loss_l = softplus(−(G_l⁺ − θN_l)/τ) + softplus((G_l⁻ − θN_l)/τ)
+
+averaged over the batch. Its gradient at the pre-activation is
+``∂loss/∂z = 2 h · ∂loss/∂G`` (``h = 0`` where the ReLU is off), so
+``ΔW_l ∝ −Σ_rows (∂loss/∂z)ᵀ norm(h_{l-1})``: an outer product of the layer's own output and
+its own (normalised) input, weighted by how far its goodness is from the threshold. No error
+travels between layers; the inputs of layer ``l`` are computed with the current lower layers
+and treated as data. Each layer has its own optimiser (:mod:`._local_optim`): Hinton's
+smoothed-gradient SGD (``optimizer = "sgd"``, ``momentum`` = his ``delay``) or Adam.
+
+Peer normalisation (Hinton's code, ``peer_weight`` = his ``lambdamean``): a running mean
+``m_j ← 0.9 m_j + 0.1 mean_batch(h⁺_j)`` of every unit's positive-pass activity; the term
+``peer_weight · 2(m_j − mean_k m_k)/(τ B)`` is added to ``∂loss/∂z_j`` of every positive row,
+ungated by the ReLU, pulling each unit's mean activity towards its layer's average (no dead
+or hyperactive units). It uses only the layer's own activities.
+
+Negative data (section 3.3)
+---------------------------
+The image with a wrong label: with ``negatives = "predicted"`` (Hinton's "hard" negatives)
+the wrong label is sampled from the network's own prediction over the wrong labels, made by
+a linear softmax *readout* on the normalised activities of layers ``goodness_from..L`` in a
+pass with the neutral label; with ``"random"`` uniformly from the ``K − 1`` wrong labels.
+The readout is trained alongside by its own cross-entropy (a delta rule on its input; its
+gradient does not enter the FF layers). Its log-probability of the true label, from the
+neutral pass before the update, is the reward ``train_chunk`` reports (nat).
+
+Prediction
+----------
+``predict_with = "goodness"`` (the method of the paper): run the network once per label
+``c`` and pick the label with the highest goodness accumulated over layers
+``goodness_from..L`` (Hinton: all but the first hidden layer). ``"softmax"``: one neutral
+pass and the readout. The first layer's image part is shared by all labels:
+``z_1(c) = (x·W_xᵀ + s·U[:, c]) / r + b`` with the same ``r`` for every one-hot label.
+
+Cost: 3 forward passes per training example (neutral, positive, negative) plus one local
+weight-gradient product per layer and pass; no backward pass. ``K`` passes per prediction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..network import Architecture
+from ..params import ParamSet, param
+from ..schedules import SCHEDULES, schedule_value
+from ._local_optim import Adam, SmoothedSGD
+from .base import Rule, register
+
+NORM_EPS = 1e-8
+NEGATIVES = ("predicted", "random")
+PREDICT_WITH = ("goodness", "softmax")
+OPTIMIZERS = ("sgd", "adam")
+
+
+def rms_normalise(h: np.ndarray) -> np.ndarray:
+    """``h / (sqrt(mean(h²)) + 1e-8)`` along the last axis: unit root-mean-square (length √n)."""
+    rms = np.sqrt(np.mean(h * h, axis=-1, keepdims=True, dtype=np.float32))
+    return h / (rms + np.float32(NORM_EPS))
+
+
+def goodness(h: np.ndarray) -> np.ndarray:
+    """Sum of squared activities over the last axis (the layer's goodness), float32."""
+    return np.einsum("...j,...j->...", h, h)
+
+
+def softplus(z: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, z)
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def ff_loss_and_grad(h: np.ndarray, positive: np.ndarray, threshold: float, temperature: float):
+    """Per-row FF loss and ``∂(mean loss over pairs)/∂z`` at the pre-activation.
+
+    ``h`` ``(R, N)`` ReLU outputs, ``positive`` bool ``(R,)``. Row loss
+    ``softplus(∓(G − θN)/τ)`` (``−`` for positive rows). The mean is over pairs
+    ``R/2`` (one positive and one negative row per example). Returns ``(loss (R,), dz (R, N))``.
+    """
+    n = h.shape[1]
+    logit = (goodness(h) - np.float32(threshold * n)) / np.float32(temperature)
+    sign = np.where(positive, np.float32(-1.0), np.float32(1.0))
+    loss = softplus(sign * logit)
+    dG = sign * sigmoid(sign * logit) / np.float32(temperature * (len(h) / 2))
+    return loss, (np.float32(2.0) * dG[:, None]).astype(np.float32) * h
+
+
+def label_matrix(labels: np.ndarray | None, n_rows: int, n_classes: int, scale: float) -> np.ndarray:
+    """Label part of the first layer's input ``(n_rows, K)``: ``s·onehot`` or neutral ``(s/K)·1``."""
+    if labels is None:
+        return np.full((n_rows, n_classes), scale / n_classes, np.float32)
+    e = np.zeros((n_rows, n_classes), np.float32)
+    e[np.arange(n_rows), labels] = scale
+    return e
+
+
+@dataclass
+class FFNet:
+    """A Forward-Forward network: ``W[0]`` ``(N_1, n_in + K)`` reads ``[image, label]``,
+    ``W[l]`` ``(N_{l+1}, N_l)``; ``Wr`` ``(K, Σ_{l≥from} N_l)`` is the softmax readout."""
+
+    n_in: int
+    n_classes: int
+    label_scale: float
+    goodness_from: int  # 0-based index of the first layer that counts
+    predict_with: str
+    W: list[np.ndarray] = field(default_factory=list)
+    b: list[np.ndarray] = field(default_factory=list)
+    Wr: np.ndarray | None = None
+    br: np.ndarray | None = None
+
+    @classmethod
+    def init(cls, arch: Architecture, rng: np.random.Generator, label_scale: float, goodness_from: int,
+             predict_with: str) -> "FFNet":
+        """``N(0, 1/fan_in)`` weights (as Hinton's code), zero biases, zero readout; float32."""
+        W, b = [], []
+        fan_in = arch.n_in + arch.n_out
+        for width in arch.hidden:
+            W.append((rng.standard_normal((width, fan_in)) * np.sqrt(1.0 / fan_in)).astype(np.float32))
+            b.append(np.zeros(width, np.float32))
+            fan_in = width
+        n_feat = sum(arch.hidden[goodness_from:])
+        return cls(arch.n_in, arch.n_out, float(label_scale), goodness_from, predict_with, W, b,
+                   np.zeros((arch.n_out, n_feat), np.float32), np.zeros(arch.n_out, np.float32))
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.W)
+
+    # ------------------------------------------------------------------ forward pieces
+    def first_layer_pre(self, xproj: np.ndarray, sqx: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pre-activation of layer 1 for images with label part ``e`` ``(R, K)``.
+
+        ``xproj = x·W_xᵀ`` ``(R, N_1)`` and ``sqx = Σx²`` ``(R,)`` are the image parts (shared
+        by every label); returns ``(z (R, N_1), r (R, 1))`` with ``r`` the input's rms (+eps):
+        identical to ``norm([x, e])·W_0ᵀ + b_0``.
+        """
+        n = self.n_in + self.n_classes
+        r = np.sqrt((sqx + np.einsum("ij,ij->i", e, e)) / np.float32(n))[:, None] + np.float32(NORM_EPS)
+        z = (xproj + e @ self.W[0][:, self.n_in:].T) / r + self.b[0]
+        return z.astype(np.float32, copy=False), r.astype(np.float32, copy=False)
+
+    def layer_pre(self, layer: int, inp: np.ndarray) -> np.ndarray:
+        """Pre-activation ``norm(inp)·W_lᵀ + b_l`` of layer ``layer`` for raw input rows ``inp``."""
+        return rms_normalise(inp) @ self.W[layer].T + self.b[layer]
+
+    def hidden_states(self, x: np.ndarray, labels: np.ndarray | None) -> list[np.ndarray]:
+        """ReLU outputs of every layer ``[(B, N_l)]`` for images ``x`` with ``labels`` (None = neutral)."""
+        e = label_matrix(labels, len(x), self.n_classes, self.label_scale)
+        hs = [np.maximum(self.layer_pre(0, np.concatenate([x, e], axis=1)), 0.0)]
+        for layer in range(1, self.n_layers):
+            hs.append(np.maximum(self.layer_pre(layer, hs[-1]), 0.0))
+        return hs
+
+    def readout_features(self, hs: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate([rms_normalise(h) for h in hs[self.goodness_from:]], axis=1)
+
+    def goodness_per_label(self, x: np.ndarray) -> np.ndarray:
+        """Accumulated goodness ``(B, K)`` of layers ``goodness_from..L`` with each label embedded."""
+        x = np.asarray(x, np.float32)
+        B, K = len(x), self.n_classes
+        xproj = x @ self.W[0][:, : self.n_in].T
+        sqx = np.einsum("ij,ij->i", x, x)
+        e = label_matrix(np.repeat(np.arange(K), B), K * B, K, self.label_scale)
+        z, _ = self.first_layer_pre(np.tile(xproj, (K, 1)), np.tile(sqx, K), e)
+        h = np.maximum(z, 0.0)
+        total = goodness(h) if self.goodness_from == 0 else np.zeros(K * B, np.float32)
+        for layer in range(1, self.n_layers):
+            h = np.maximum(self.layer_pre(layer, h), 0.0)
+            if layer >= self.goodness_from:
+                total += goodness(h)
+        return total.reshape(K, B).T
+
+    def readout_logits(self, x: np.ndarray) -> np.ndarray:
+        """Softmax-readout logits ``(B, K)`` from one pass with the neutral label."""
+        hs = self.hidden_states(np.asarray(x, np.float32), None)
+        return self.readout_features(hs) @ self.Wr.T + self.br
+
+    def predict(self, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
+        """Predicted label per row of ``x`` (int64 ``(B,)``), by ``predict_with``."""
+        score = self.goodness_per_label if self.predict_with == "goodness" else self.readout_logits
+        return np.concatenate([score(x[i : i + batch_size]).argmax(axis=1)
+                               for i in range(0, len(x), batch_size)]).astype(np.int64)
+
+    def accuracy(self, x: np.ndarray, y: np.ndarray) -> float:
+        return float(np.mean(self.predict(x) == np.asarray(y)))
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """``W0`` (image and label columns), ``b0``, ..., and the readout ``Wr``, ``br``."""
+        out = {}
+        for i, (w, v) in enumerate(zip(self.W, self.b)):
+            out[f"W{i}"], out[f"b{i}"] = w, v
+        out["Wr"], out["br"] = self.Wr, self.br
+        return out
+
+
+@dataclass(frozen=True)
+class FFParams(ParamSet):
+    """Hyperparameters of Forward-Forward (Adam per layer)."""
+
+    optimizer: str = param("sgd", choices=OPTIMIZERS, doc="sgd: Hinton's smoothed-gradient SGD; adam: Adam per layer")
+    lr_max: float = param(0.005, low=0.0, low_open=True, doc="learning rate of the FF layers at the start of the schedule")
+    lr_min: float = param(0.0, low=0.0, doc="learning rate the schedule decays towards")
+    schedule: str = param("cosine", choices=SCHEDULES, doc="per-epoch learning-rate schedule")
+    momentum: float = param(0.9, low=0.0, high=1.0, high_open=True, doc="sgd: gradient smoothing s = m*s + (1-m)*g")
+    readout_lr: float = param(0.001, low=0.0, low_open=True, doc="Adam learning rate of the softmax readout (scaled by the schedule)")
+    threshold: float = param(1.0, low=0.0, low_open=True, doc="θ: goodness threshold per unit, p(positive) = sigmoid((G - θN)/τ)")
+    temperature: float = param(1.0, low=0.0, low_open=True, doc="τ: temperature on the goodness G (sum over the layer's N units)")
+    peer_weight: float = param(0.03, low=0.0, doc="peer normalisation strength (Hinton's lambdamean; 0 = off)")
+    label_scale: float = param(1.0, low=0.0, low_open=True, doc="value of the true label's entry appended to the image (pixels in [0, 1])")
+    negatives: str = param("predicted", choices=NEGATIVES, doc="wrong label sampled from the readout's prediction, or uniformly")
+    goodness_from: int = param(2, low=1, doc="first hidden layer (1-based) whose goodness is summed for prediction and read by the readout")
+    predict_with: str = param("goodness", choices=PREDICT_WITH, doc="goodness: best label by accumulated goodness (K passes); softmax: the readout")
+    weight_decay: float = param(0.001, low=0.0, doc="decoupled weight decay of the FF layers: W *= 1 - lr*weight_decay per step")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.lr_min > self.lr_max:
+            raise ConfigError(f"FFParams: lr_min ({self.lr_min}) must not exceed lr_max ({self.lr_max})")
+
+
+@register
+class ForwardForward(Rule):
+    """Forward-Forward (Hinton 2022): layer-local goodness objectives, positive and negative data."""
+
+    name = "ff"
+    uses = ("label_embedding", "local_loss", "local_activity")
+    Params = FFParams
+
+    def __init__(self, params: FFParams, arch: Architecture, batch_size: int = 1):
+        super().__init__(params, arch, batch_size)
+        if arch.activation != "relu" or arch.skip != "none":
+            raise ConfigError(f"rule ff needs network.activation = \"relu\" and network.skip = \"none\" "
+                              f"(got {arch.activation!r}, {arch.skip!r})")
+        if params.goodness_from > len(arch.hidden):
+            raise ConfigError(f"rule.goodness_from ({params.goodness_from}) exceeds the number of hidden layers "
+                              f"({len(arch.hidden)}); use 1..{len(arch.hidden)}")
+        self.layer_opt: list = []
+        self.readout_opt: Adam | None = None
+        self.peer_mean: list[np.ndarray] = []
+        self._net_id = None
+
+    def init_model(self, rng: np.random.Generator) -> FFNet:
+        p = self.params
+        net = FFNet.init(self.arch, rng, p.label_scale, p.goodness_from - 1, p.predict_with)
+        self._optimisers(net)
+        return net
+
+    @property
+    def forward_passes_per_example(self) -> float:
+        """Neutral (readout / negative label), positive and negative pass."""
+        return 3.0
+
+    @property
+    def backward_passes_per_example(self) -> float:
+        """None: every layer's gradient is its own outer product."""
+        return 0.0
+
+    def hyper(self, epoch: int, epochs: int) -> dict[str, float]:
+        p = self.params
+        return {"lr": schedule_value(p.schedule, p.lr_max, p.lr_min, epoch, epochs)}
+
+    # ------------------------------------------------------------------ local updates
+    def _optimisers(self, net: FFNet) -> None:
+        """(Re)create the per-layer optimiser and peer-normalisation state when ``net`` is new."""
+        if self._net_id == id(net) and self.layer_opt and self.layer_opt[0].params[0] is net.W[0]:
+            return
+        p = self.params
+        if p.optimizer == "adam":
+            self.layer_opt = [Adam([w, b]) for w, b in zip(net.W, net.b)]
+        else:
+            self.layer_opt = [SmoothedSGD([w, b], momentum=p.momentum) for w, b in zip(net.W, net.b)]
+        self.readout_opt = Adam([net.Wr, net.br])
+        self.peer_mean = [np.full(len(b), 0.5, np.float32) for b in net.b]
+        self._net_id = id(net)
+
+    def _peer_term(self, layer: int, h: np.ndarray, positive: np.ndarray, dz: np.ndarray) -> None:
+        """Add peer normalisation to ``dz`` of the positive rows (in place), update the running means."""
+        w = self.params.peer_weight
+        if not w:
+            return
+        m = self.peer_mean[layer]
+        m *= np.float32(0.9)
+        m += np.float32(0.1) * h[positive].mean(axis=0)
+        n_pairs = len(h) / 2
+        dz[positive] += np.float32(2.0 * w / (self.params.temperature * n_pairs)) * (m - m.mean())
+
+    def update_first_layer(self, net: FFNet, x: np.ndarray, xproj: np.ndarray, sqx: np.ndarray,
+                           e: np.ndarray, positive: np.ndarray, lr: float) -> tuple[np.ndarray, np.ndarray]:
+        """FF step of layer 1 only. Rows: the images ``x`` ``(B, n_in)`` repeated ``R/B`` times,
+        label parts ``e`` ``(R, K)``. Returns ``(h, loss)`` computed before the step."""
+        B, reps = len(x), len(e) // len(x)
+        z, r = net.first_layer_pre(np.tile(xproj, (reps, 1)), np.tile(sqx, reps), e)
+        h = np.maximum(z, 0.0)
+        loss, dz = ff_loss_and_grad(h, positive, self.params.threshold, self.params.temperature)
+        self._peer_term(0, h, positive, dz)
+        dz_r = dz / r
+        gW = np.empty_like(net.W[0])
+        gW[:, : net.n_in] = dz_r.reshape(reps, B, -1).sum(axis=0).T @ x
+        gW[:, net.n_in:] = dz_r.T @ e
+        self.layer_opt[0].step([gW, dz.sum(axis=0)], lr, self.params.weight_decay)
+        return h, loss
+
+    def update_layer(self, net: FFNet, layer: int, inp: np.ndarray, positive: np.ndarray,
+                     lr: float) -> tuple[np.ndarray, np.ndarray]:
+        """FF step of layer ``layer`` (≥ 1) only, for raw input rows ``inp`` ``(R, N_{l-1})``
+        (its lower layers' outputs, treated as data). Returns ``(h, loss)`` before the step."""
+        a = rms_normalise(inp)
+        h = np.maximum(a @ net.W[layer].T + net.b[layer], 0.0)
+        loss, dz = ff_loss_and_grad(h, positive, self.params.threshold, self.params.temperature)
+        self._peer_term(layer, h, positive, dz)
+        self.layer_opt[layer].step([dz.T @ a, dz.sum(axis=0)], lr, self.params.weight_decay)
+        return h, loss
+
+    def negative_labels(self, probs: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Wrong labels ``(B,)``: sampled ∝ ``probs`` over the wrong classes, or uniformly."""
+        B, K = probs.shape
+        if self.params.negatives == "random":
+            return (y + rng.integers(1, K, B)) % K
+        p = probs.astype(np.float64, copy=True)
+        p[np.arange(B), y] = 0.0
+        total = p.sum(axis=1, keepdims=True)
+        p = np.where(total > 1e-12, p / np.maximum(total, 1e-300), 1.0 / (K - 1))
+        p[np.arange(B), y] = 0.0
+        neg = (np.cumsum(p, axis=1) < rng.random((B, 1))).sum(axis=1)
+        neg = np.minimum(neg, K - 1)
+        bad = neg == y
+        neg[bad] = (y[bad] + rng.integers(1, K, int(bad.sum()))) % K
+        return neg
+
+    def train_batch(self, net: FFNet, x: np.ndarray, y: np.ndarray, lr: float, rng: np.random.Generator) -> np.ndarray:
+        """One FF step of every layer and of the readout on one batch; returns ``log p(y)`` ``(B,)``."""
+        B, K, s = len(x), net.n_classes, net.label_scale
+        xproj = x @ net.W[0][:, : net.n_in].T
+        sqx = np.einsum("ij,ij->i", x, x)
+        # neutral pass: readout prediction (reward, hard negatives) and its own delta-rule step
+        z, _ = net.first_layer_pre(xproj, sqx, label_matrix(None, B, K, s))
+        hs = [np.maximum(z, 0.0)]
+        for layer in range(1, net.n_layers):
+            hs.append(np.maximum(net.layer_pre(layer, hs[-1]), 0.0))
+        feats = net.readout_features(hs)
+        logits = feats @ net.Wr.T + net.br
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        probs /= probs.sum(axis=1, keepdims=True)
+        reward = np.log(np.maximum(probs[np.arange(B), y], 1e-30)).astype(np.float64)
+        neg = self.negative_labels(probs, y, rng)
+        err = probs.copy()
+        err[np.arange(B), y] -= 1.0
+        err /= np.float32(B)
+        self.readout_opt.step([err.T @ feats, err.sum(axis=0)], self.params.readout_lr * lr / self.params.lr_max)
+        # positive and negative passes, one local step per layer
+        positive = np.concatenate([np.ones(B, bool), np.zeros(B, bool)])
+        e = label_matrix(np.concatenate([y, neg]), 2 * B, K, s)
+        h, _ = self.update_first_layer(net, x, xproj, sqx, e, positive, lr)
+        for layer in range(1, net.n_layers):
+            h, _ = self.update_layer(net, layer, h, positive, lr)
+        return reward
+
+    def train_chunk(self, net: FFNet, x, y, hyper, rng):
+        """Train on ``x`` ``(n, n_in)``, ``y`` ``(n,)`` in batches; reward = readout ``log p(y)`` (nat)."""
+        self._optimisers(net)
+        x, y = np.asarray(x, np.float32), np.asarray(y, np.int64)
+        rewards = np.empty(len(x), np.float64)
+        for start in range(0, len(x), self.batch_size):
+            stop = min(start + self.batch_size, len(x))
+            rewards[start:stop] = self.train_batch(net, x[start:stop], y[start:stop], hyper["lr"], rng)
+        return rewards

@@ -1,0 +1,344 @@
+"""Build a :class:`~neuro_grlu.spiking.config.SpikingConfig` into an explicit ``brian2.Network``.
+
+This is the only module that creates Brian2 objects. Every group gets its own
+``namespace`` (so nothing is read from the caller's frame), every object its own ``dt``
+(the global ``defaultclock`` is never touched) and the caller runs the returned
+network with ``net.run(duration, namespace={})``. Two built networks can therefore
+live side by side in one process (runtime target).
+
+All randomness that shapes the network (connectivity, frozen input noise, Poisson
+trains, reward delays, uncorrelated reward times) is drawn with NumPy from the
+configuration's seed, so it is identical for every code-generation target; only the
+``uniform`` input noise uses Brian2's ``rand()`` (seeded with :func:`brian2.seed`, but a
+different stream in runtime and standalone mode).
+
+Structure
+---------
+``neurons``      one NeuronGroup holding every model population (subgroups by name)
+``<source>``     a SpikeGeneratorGroup per Poisson population
+``<projection>`` a Synapses object per projection (plastic ones with STDP and,
+                 when dopamine-modulated, the eligibility trace ``c`` and a linked
+                 read-only view ``da`` of the global dopamine concentration)
+``dopamine``     a one-element NeuronGroup: ``d`` relaxes to the tonic level with
+                 ``tau_d``; rewards arrive as spikes through Synapses (``d_post +=
+                 amount``, the pattern of Brian2's ``Izhikevich_2007`` example); in RPE
+                 mode a critic's reward-rate estimate ``rho`` is subtracted.
+``detector``/``timers``  the distal-reward schedule (no ``network_operation``, so it
+                 also runs in C++ standalone mode): ``detector`` remembers the chosen
+                 synapse's last presynaptic spike; a postsynaptic spike within the
+                 window arms one of ``max_pending`` timers with a delay drawn in
+                 advance; a timer that expires spikes into ``dopamine``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import ConfigError
+from .config import SOURCE_MODELS, IzhikevichPopulation, LIFPopulation, SpikingConfig
+from .neurons import get_model
+from .plasticity import stdp_synapse
+
+#: Largest frozen-noise table (values) accepted for ``input.kind = "frozen_uniform"``.
+MAX_FROZEN_VALUES = 50_000_000
+FAR_FUTURE_S = 1e9
+
+
+@dataclass
+class BuiltNetwork:
+    """A built network and what the experiments need to read it.
+
+    Attributes
+    ----------
+    net : brian2.Network
+    groups : dict of str to Brian2 object (``neurons``, ``dopamine``, sources, projections, ...)
+    monitors : dict of str to Brian2 monitor
+    offsets : dict of str to (start, stop)
+        Index range of each model population inside ``neurons``.
+    plastic : str or None
+        Name of the plastic projection (the first one).
+    chosen : int or None
+        Synapse index of the chosen synapse inside the plastic projection.
+    tracked : ndarray of int
+        Indices of the plastic synapses whose ``w`` is sampled (chosen first), shape (k,).
+    pre_idx, post_idx : dict of str to ndarray
+        Presynaptic (source-local) and postsynaptic (``neurons``) indices per projection.
+    """
+
+    net: object
+    config: SpikingConfig
+    groups: dict = field(default_factory=dict)
+    monitors: dict = field(default_factory=dict)
+    offsets: dict = field(default_factory=dict)
+    plastic: str | None = None
+    chosen: int | None = None
+    tracked: np.ndarray | None = None
+    pre_idx: dict = field(default_factory=dict)
+    post_idx: dict = field(default_factory=dict)
+
+
+def _connect(rng, proj, pre_n, pre_global, targets):
+    """Presynaptic (local) and postsynaptic (global) index arrays, ordered by pre neuron."""
+    targets = np.asarray(targets)
+    if proj.connectivity == "all":
+        i = np.repeat(np.arange(pre_n), len(targets))
+        j = np.tile(targets, pre_n)
+        if pre_global is not None:
+            keep = j != pre_global[i]
+            i, j = i[keep], j[keep]
+        return i, j
+    if proj.connectivity == "one_to_one":
+        if len(targets) != pre_n:
+            raise ConfigError(f"one_to_one projection needs equal sizes (pre {pre_n}, post {len(targets)})")
+        return np.arange(pre_n), targets.copy()
+    fan = proj.fanout
+    i = np.repeat(np.arange(pre_n), fan)
+    j = np.empty(pre_n * fan, dtype=np.int64)
+    for k in range(pre_n):
+        cand = targets if pre_global is None else targets[targets != pre_global[k]]
+        if fan > len(cand):
+            raise ConfigError(f"fanout {fan} exceeds the {len(cand)} possible targets")
+        j[k * fan:(k + 1) * fan] = rng.choice(cand, size=fan, replace=False)
+    return i, j
+
+
+def build_network(config: SpikingConfig, *, duration_s: float | None = None, record_spikes: bool | None = None):
+    """Create all Brian2 objects of `config` and return a :class:`BuiltNetwork`.
+
+    Parameters
+    ----------
+    config : SpikingConfig
+    duration_s : float, optional
+        Planned duration (s) for pre-drawn inputs (default ``simulation.duration_s``).
+    record_spikes : bool, optional
+        Override ``recording.spikes``.
+    """
+    import brian2 as b2
+    from brian2 import mV, ms, second
+
+    sim, rec = config.simulation, config.recording
+    duration_s = sim.duration_s if duration_s is None else duration_s
+    dt = sim.dt_ms * ms
+    rng = np.random.default_rng(sim.seed)
+    b2.seed(sim.seed)
+    out = BuiltNetwork(net=None, config=config)
+    objects = []
+
+    # -- neurons -------------------------------------------------------------------------
+    model_pops = config.model_populations
+    n_total = sum(config.populations[k].n for k in model_pops)
+    neurons = None
+    if model_pops:
+        model = get_model(config.populations[model_pops[0]].model)
+        inp = config.input
+        ns = dict(I_offset=inp.offset_mV * mV, I_amplitude=inp.amplitude_mV * mV)
+        if inp.kind == "uniform":
+            i_ext = "I_ext = I_offset + I_amplitude*(rand() - 0.5) : volt (constant over dt)"
+        elif inp.kind == "frozen_uniform":
+            steps = int(round(duration_s / (sim.dt_ms * 1e-3))) + 1
+            if steps * n_total > MAX_FROZEN_VALUES:
+                raise ConfigError(f"input.kind = \"frozen_uniform\" needs {steps * n_total:,} values for "
+                                  f"{duration_s} s x {n_total} neurons (max {MAX_FROZEN_VALUES:,}); "
+                                  "use kind = \"uniform\" for long runs")
+            ns["noise"] = b2.TimedArray(rng.random((steps, n_total)), dt=dt)
+            i_ext = "I_ext = I_offset + I_amplitude*(noise(t, i) - 0.5) : volt"
+        elif inp.kind == "constant":
+            i_ext = "I_ext = I_offset : volt"
+        else:
+            i_ext = "I_ext = 0*mV : volt"
+        neurons = b2.NeuronGroup(n_total, model.equations + "\n" + i_ext, threshold=model.threshold,
+                                 reset=model.reset, refractory=model.refractory, method=model.method,
+                                 namespace=ns, dt=dt, name="neurons*")
+        start = 0
+        values = {k: np.empty(n_total) for k in model.per_neuron}
+        v0 = np.empty(n_total)
+        for name in model_pops:
+            pop = config.populations[name]
+            stop = start + pop.n
+            out.offsets[name] = (start, stop)
+            if isinstance(pop, IzhikevichPopulation):
+                pv = pop.neuron_values()
+                values["a"][start:stop], values["b"][start:stop] = pv["a"], pv["b"]
+                values["v_reset"][start:stop], values["u_jump"][start:stop] = pv["v_reset_mV"], pv["u_jump_mV"]
+            elif isinstance(pop, LIFPopulation):
+                for key in model.per_neuron:
+                    src = f"{key}_mV" if model.per_neuron[key] == "mV" else f"{key}_ms"
+                    values[key][start:stop] = getattr(pop, src)
+            v0[start:stop] = pop.v_init_mV
+            start = stop
+        for key, unit in model.per_neuron.items():
+            setattr(neurons, key, values[key] * (mV if unit == "mV" else ms if unit == "ms" else 1))
+        neurons.v = v0 * mV
+        neurons.t_last = -FAR_FUTURE_S * second
+        if model.name == "izhikevich":
+            neurons.u = values["b"] * v0 * mV
+        objects.append(neurons)
+        out.groups["neurons"] = neurons
+
+    # -- Poisson sources (trains drawn with NumPy) ---------------------------------------
+    sources = {}
+    for name, pop in config.populations.items():
+        if pop.model == "poisson":
+            steps = int(round(duration_s / (sim.dt_ms * 1e-3)))
+            p = min(1.0, pop.rate_hz * sim.dt_ms * 1e-3)
+            n_spk = rng.binomial(steps, p, size=pop.n)
+            idx = np.repeat(np.arange(pop.n), n_spk)
+            step = (np.concatenate([np.sort(rng.choice(steps, size=k, replace=False)) for k in n_spk])
+                    if n_spk.sum() else np.zeros(0, int))
+            times = step * dt
+        elif pop.model == "generator":
+            idx = np.asarray(pop.indices, dtype=int)
+            times = np.asarray(pop.times_ms, dtype=float) * ms
+        else:
+            continue
+        sg = b2.SpikeGeneratorGroup(pop.n, idx, times, dt=dt, name=f"source_{name}*")
+        sources[name] = sg
+        objects.append(sg)
+        out.groups[f"source_{name}"] = sg
+
+    # -- dopamine ------------------------------------------------------------------------
+    dp = config.dopamine
+    dopamine = b2.NeuronGroup(
+        1, """dd/dt = (d_tonic - d)/tau_d - rpe*rho : 1
+              drho/dt = -rho/tau_critic : 1/second""",
+        method="euler" if dp.rpe else "exact",
+        namespace=dict(d_tonic=dp.tonic, tau_d=dp.tau_d_ms * ms, rpe=1.0 if dp.rpe else 0.0,
+                       tau_critic=dp.tau_critic_s * second),
+        dt=dt, name="dopamine*")
+    dopamine.d = dp.tonic
+    objects.append(dopamine)
+    out.groups["dopamine"] = dopamine
+
+    # -- projections ---------------------------------------------------------------------
+    rw = config.reward
+    for jname, proj in config.projections.items():
+        targets = np.concatenate([np.arange(*out.offsets[p]) for p in proj.post])
+        pre_pop = config.populations[proj.pre]
+        if pre_pop.model in SOURCE_MODELS:
+            source, pre_global = sources[proj.pre], None
+        else:
+            a, b = out.offsets[proj.pre]
+            source, pre_global = neurons[a:b], np.arange(a, b)
+        i, j = _connect(rng, proj, pre_pop.n, pre_global, targets)
+        effect = model.on_pre_exc if proj.weight >= 0 else model.on_pre_inh
+        if proj.plastic:
+            spec = stdp_synapse(config.plasticity, effect, delay_ms=proj.delay_ms,
+                                neuron_traces=pre_pop.model not in SOURCE_MODELS)
+            syn = b2.Synapses(source, neurons, model=spec["model"], on_pre=spec["on_pre"],
+                              on_post=spec["on_post"], namespace=spec["namespace"],
+                              delay=proj.delay_ms * ms, dt=dt, name=f"proj_{jname}*")
+        else:
+            syn = b2.Synapses(source, neurons, model="w : 1", on_pre=effect.format(w="w"), namespace={},
+                              delay=proj.delay_ms * ms, dt=dt, name=f"proj_{jname}*")
+        syn.connect(i=i, j=j)
+        syn.w = proj.weight
+        if proj.plastic:
+            if config.plasticity.modulation == "dopamine":
+                syn.c = 0.0
+                syn.da = b2.linked_var(dopamine, "d")
+                syn.run_regularly(spec["regular"], dt=spec["update_dt"], when="end",
+                                  name=f"proj_{jname}_update*")
+            if out.plastic is None:
+                out.plastic = jname
+        out.pre_idx[jname], out.post_idx[jname] = i, j
+        objects.append(syn)
+        out.groups[jname] = syn
+
+    # -- reward schedule -----------------------------------------------------------------
+    reward_sources = []
+    if out.plastic is not None and rw.projection:
+        proj = config.projections[rw.projection]
+        syn = out.groups[rw.projection]
+        pre_local = out.pre_idx[rw.projection]
+        rows = np.flatnonzero(pre_local == rw.chosen_pre)
+        if rw.chosen_rank >= len(rows):
+            raise ConfigError(f"reward.chosen_rank {rw.chosen_rank} but neuron {rw.chosen_pre} has {len(rows)} synapses")
+        out.chosen = int(rows[rw.chosen_rank])
+        w0 = np.full(len(pre_local), proj.weight)
+        w0[out.chosen] = rw.chosen_w_init
+        syn.w = w0
+    if rw.kind in ("distal", "none") and out.chosen is not None:
+        proj = config.projections[rw.projection]
+        if config.populations[proj.pre].model in SOURCE_MODELS:
+            pre_src, pre_i = sources[proj.pre], rw.chosen_pre
+        else:
+            pre_src, pre_i = neurons, out.offsets[proj.pre][0] + rw.chosen_pre
+        post_i = int(out.post_idx[rw.projection][out.chosen])
+        detector = b2.NeuronGroup(1, """t_pre_last : second
+                                       pending : 1
+                                       count : integer""",
+                                  threshold="pending > 0.5", reset="pending = 0\ncount += 1",
+                                  namespace={}, dt=dt, name="detector*")
+        detector.t_pre_last = -FAR_FUTURE_S * second
+        seen_pre = b2.Synapses(pre_src, detector, on_pre="t_pre_last_post = t", namespace={}, dt=dt,
+                               order=-2, name="detector_pre*")
+        seen_pre.connect(i=pre_i, j=0)
+        seen_post = b2.Synapses(neurons, detector, namespace=dict(window=rw.window_ms * ms), dt=dt, order=-1,
+                                on_pre="pending_post = 1.0*int(t - t_pre_last_post < window and t > t_pre_last_post)",
+                                name="detector_post*")
+        seen_post.connect(i=post_i, j=0)
+        k = rw.max_pending
+        timers = b2.NeuronGroup(k, "t_due : second\nslot : integer (constant)", threshold="t >= t_due",
+                                reset="t_due = far_future", namespace=dict(far_future=FAR_FUTURE_S * second),
+                                dt=dt, name="timers*")
+        timers.t_due = FAR_FUTURE_S * second
+        timers.slot = np.arange(k)
+        lo, hi = int(round(rw.delay_min_ms / sim.dt_ms)), int(round(rw.delay_max_ms / sim.dt_ms))
+        max_count = max(1000, int(duration_s * 1000.0 / max(rw.window_ms, 1.0)) + 1)
+        max_count = min(max_count, 2_000_000)
+        delays = rng.integers(lo, hi + 1, size=max_count) * sim.dt_ms
+        arm = b2.Synapses(detector, timers, dt=dt, name="timers_arm*",
+                          namespace=dict(delay_table=b2.TimedArray(delays * ms, dt=1 * ms), n_slots=k, step=dt),
+                          on_pre="t_due_post = t_due_post + int(slot_post == count_pre % n_slots)*"
+                                 "(t - step + delay_table(count_pre*ms) - t_due_post)")
+        arm.connect()
+        objects += [detector, seen_pre, seen_post, timers, arm]
+        out.groups.update(detector=detector, timers=timers)
+        if rw.kind == "distal":
+            reward_sources.append(timers)
+    elif rw.kind in ("uncorrelated", "times"):
+        if rw.kind == "uncorrelated":
+            steps = int(round(duration_s / (sim.dt_ms * 1e-3)))
+            n = rng.binomial(steps, min(1.0, rw.rate_hz * sim.dt_ms * 1e-3))
+            times = np.sort(rng.choice(steps, size=n, replace=False)) * dt
+        else:
+            times = np.asarray(rw.times_s, dtype=float) * second
+            n = len(times)
+        gen = b2.SpikeGeneratorGroup(1, np.zeros(n, dtype=int), times, dt=dt, name="reward_source*")
+        objects.append(gen)
+        out.groups["reward_source"] = gen
+        reward_sources.append(gen)
+    for src in reward_sources:
+        release = b2.Synapses(src, dopamine, on_pre="d_post += amount\nrho_post += amount/tau_critic",
+                              namespace=dict(amount=rw.amount, tau_critic=dp.tau_critic_s * second),
+                              dt=dt, name=f"release_{src.name}*")
+        release.connect()
+        objects.append(release)
+
+    # -- monitors ------------------------------------------------------------------------
+    sdt = rec.state_dt_ms * ms
+    record_spikes = rec.spikes if record_spikes is None else record_spikes
+    if neurons is not None and record_spikes:
+        out.monitors["spikes"] = b2.SpikeMonitor(neurons, record=True, name="spikes*")
+    out.monitors["dopamine"] = b2.StateMonitor(dopamine, "d", record=[0], dt=sdt, when="end", name="mon_dopamine*")
+    if out.plastic is not None:
+        syn = out.groups[out.plastic]
+        n_syn = len(out.pre_idx[out.plastic])
+        others = rng.choice(n_syn, size=min(8, n_syn), replace=False)
+        first = out.chosen if out.chosen is not None else int(others[0])
+        out.tracked = np.concatenate([[first], others[others != first]])[: min(8, n_syn)].astype(int)
+        variables = ["w", "c"] if config.plasticity.modulation == "dopamine" else ["w"]
+        out.monitors["synapses"] = b2.StateMonitor(syn, variables, record=out.tracked, dt=sdt, when="end",
+                                                   name="mon_synapses*")
+        out.monitors["weights"] = b2.StateMonitor(syn, "w", record=True, dt=sim.chunk_s * second,
+                                                  when="end", name="mon_weights*")
+    if "detector" in out.groups:
+        out.monitors["scheduled"] = b2.SpikeMonitor(out.groups["detector"], name="mon_scheduled*")
+        out.monitors["rewards"] = b2.SpikeMonitor(out.groups["timers"], name="mon_rewards*")
+    elif "reward_source" in out.groups:
+        out.monitors["rewards"] = b2.SpikeMonitor(out.groups["reward_source"], name="mon_rewards*")
+    objects += list(out.monitors.values())
+    out.net = b2.Network(*objects, name="network*")
+    return out

@@ -1,0 +1,1 @@
+"""Experiments on the spiking learner: distal reward (Izhikevich 2007) and the STDP window."""

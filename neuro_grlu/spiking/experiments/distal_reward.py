@@ -1,0 +1,211 @@
+"""Izhikevich (2007), "Solving the distal reward problem", Fig. 1: analysis and figures.
+
+The simulation itself is :func:`neuro_grlu.spiking.simulate.simulate` on
+``models/izhikevich-distal-reward.toml`` (and ``...-control.toml``); this module reads
+the run file and reports what the figure shows: the chosen synapse climbs to the cap
+while the rest of the weight distribution stays where it was.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ...io import Run, read_run
+
+
+def summarize(run: Run, cap_fraction: float = 0.99) -> dict:
+    """Numbers of a distal-reward run (see ``docs/spiking.md``).
+
+    Parameters
+    ----------
+    run : Run
+        A spiking run file with a chosen synapse.
+    cap_fraction : float
+        The chosen synapse "reaches the cap" when ``w >= cap_fraction * w_max``.
+
+    Returns
+    -------
+    dict with ``time_to_cap_s`` (None if never), ``chosen_final``, ``chosen_percentile_final``,
+    ``others_mean_initial/final``, ``others_median_initial/final``, rates (Hz), counts of
+    rewards and coincidences, timing and peak memory.
+    """
+    cfg = run.config
+    w_max = cfg["plasticity"]["w_max"]
+    t = run.arrays["state_t"]
+    w = run.arrays["tracked_w"][:, 0].astype(float)
+    hit = np.flatnonzero(w >= cap_fraction * w_max)
+    w0, w1 = run.weights["w_initial"].astype(float), run.weights["w_final"].astype(float)
+    chosen = int(run.arrays["tracked_synapses"][0])
+    o0, o1 = np.delete(w0, chosen), np.delete(w1, chosen)
+    duration = float(run.metrics["time_s"][-1]) if run.epochs_completed else 0.0
+    rates = {k[len("rate_"):-len("_hz")]: float(np.mean(v)) for k, v in run.metrics.items()
+             if k.startswith("rate_")}
+    timing = {k: float(run.arrays[k][0]) for k in ("timing_build_s", "timing_compile_s", "timing_run_s",
+                                                    "timing_total_s", "peak_memory_bytes", "peak_run_memory_bytes")
+              if k in run.arrays}
+    out = {
+        "model": run.model, "target": cfg.get("target"), "seed": run.seed, "status": run.status,
+        "simulated_s": duration,
+        "time_to_cap_s": float(t[hit[0]]) if len(hit) else None,
+        "chosen_initial": float(w0[chosen]), "chosen_final": float(w1[chosen]),
+        "chosen_max": float(w.max()),
+        "chosen_percentile_final": float(100.0 * np.mean(o1 < w1[chosen])),
+        "others_mean_initial": float(o0.mean()), "others_mean_final": float(o1.mean()),
+        "others_median_initial": float(np.median(o0)), "others_median_final": float(np.median(o1)),
+        "others_std_final": float(o1.std()),
+        "others_at_cap_final": int(np.count_nonzero(o1 >= cap_fraction * w_max)),
+        "n_plastic": int(len(w1)),
+        "rates_hz": rates,
+        "rewards": int(len(run.arrays.get("reward_t", []))),
+        "coincidences": int(len(run.arrays.get("scheduled_t", []))),
+        "n_spikes": int(len(run.arrays.get("spike_t", []))),
+        "realtime_factor": (duration / timing["timing_run_s"]) if timing.get("timing_run_s") else None,
+        **timing,
+    }
+    return out
+
+
+def plot(run: Run, out_dir, prefix: str | None = None, control: Run | None = None) -> list[Path]:
+    """Write the Fig. 1 panels as PNGs into `out_dir`; returns their paths.
+
+    ``<prefix>-weight.png``   chosen-synapse weight (and eligibility) over time, rewards marked,
+                              the control run's chosen synapse if given
+    ``<prefix>-hist.png``     weight histogram at start and end, the chosen synapse marked
+    ``<prefix>-raster.png``   spike raster of the first and the last `raster_excerpt_s`
+    ``<prefix>-dopamine.png`` dopamine concentration over an excerpt around the first rewards
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    prefix = prefix or run.model
+    cfg = run.config
+    w_max = cfg["plasticity"]["w_max"]
+    t, w, c = run.arrays["state_t"], run.arrays["tracked_w"], run.arrays["tracked_c"]
+    rewards = run.arrays.get("reward_t", np.zeros(0))
+    paths = []
+
+    fig, (ax, axc) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True, height_ratios=[3, 1])
+    ax.plot(t, w[:, 0], color="C0", lw=1.2, label="chosen synapse (rewarded)")
+    for k in range(1, w.shape[1]):
+        ax.plot(t, w[:, k], color="0.6", lw=0.5, label="other synapses (random sample)" if k == 1 else None)
+    if control is not None:
+        ax.plot(control.arrays["state_t"], control.arrays["tracked_w"][:, 0], color="C3", lw=1.0,
+                label="chosen synapse, control (no reward)")
+    ax.plot(rewards, np.full(len(rewards), -0.12 * w_max), "|", color="C2", ms=6, label="rewards")
+    ax.set_ylim(-0.2 * w_max, 1.05 * w_max)
+    ax.set_ylabel("weight (mV)")
+    ax.legend(loc="center right", fontsize=8)
+    ax.set_title(f"{run.model}: chosen synapse (seed {run.seed})")
+    axc.plot(t, c[:, 0], color="C1", lw=0.6)
+    axc.set_ylabel("eligibility c")
+    axc.set_xlabel("time (s)")
+    fig.tight_layout()
+    paths.append(out_dir / f"{prefix}-weight.png")
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+
+    edges = run.arrays["w_hist_edges"]
+    w0, w1 = run.weights["w_initial"], run.weights["w_final"]
+    chosen = int(run.arrays["tracked_synapses"][0])
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.hist(w0, bins=edges, histtype="step", color="0.5", label="start")
+    ax.hist(w1, bins=edges, histtype="stepfilled", alpha=0.5, color="C0", label=f"end ({run.metrics['time_s'][-1]:.0f} s)")
+    ax.plot([w1[chosen]], [1], "v", color="C3", ms=10, label=f"chosen synapse at end ({w1[chosen]:.2f})")
+    ax.set_yscale("log")
+    ax.set_xlabel("weight (mV)")
+    ax.set_ylabel("synapses")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    paths.append(out_dir / f"{prefix}-hist.png")
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+
+    if "spike_t" in run.arrays and len(run.arrays["spike_t"]):
+        st, si = run.arrays["spike_t"], run.arrays["spike_i"]
+        length = cfg["recording"]["raster_excerpt_s"] or 1.0
+        end = float(run.metrics["time_s"][-1])
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+        for a, (lo, hi) in zip(axes, [(0.0, length), (end - length, end)]):
+            sel = (st >= lo) & (st < hi)
+            a.plot(st[sel], si[sel], ".", ms=1.5, color="k")
+            a.set_xlim(lo, hi)
+            a.set_xlabel("time (s)")
+            a.set_title(f"{lo:.0f}-{hi:.0f} s")
+        axes[0].set_ylabel("neuron (0-799 exc, 800-999 inh)")
+        fig.tight_layout()
+        paths.append(out_dir / f"{prefix}-raster.png")
+        fig.savefig(paths[-1], dpi=120)
+        plt.close(fig)
+
+    d = run.arrays["dopamine"]
+    if len(rewards):
+        lo = max(0.0, float(rewards[0]) - 5.0)
+    else:
+        lo = 0.0
+    sel = (t >= lo) & (t < lo + 60.0)
+    fig, ax = plt.subplots(figsize=(9, 3))
+    ax.plot(t[sel], d[sel], color="C2", lw=0.8)
+    rs = rewards[(rewards >= lo) & (rewards < lo + 60.0)]
+    ax.plot(rs, np.zeros(len(rs)), "x", color="C3", label="reward")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("dopamine d")
+    ax.set_title("dopamine concentration (tonic level + decaying releases)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    paths.append(out_dir / f"{prefix}-dopamine.png")
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+    return paths
+
+
+def report(run_path, out_dir=None, control_path=None) -> dict:
+    """Summarize and plot one run file (and its control); writes ``<stem>-summary.json``."""
+    run = read_run(run_path)
+    control = read_run(control_path) if control_path else None
+    out_dir = Path(out_dir) if out_dir else Path(run_path).parent
+    summary = summarize(run)
+    if control is not None:
+        summary["control"] = summarize(control)
+    paths = plot(run, out_dir, prefix=Path(run_path).stem, control=control)
+    summary["figures"] = [p.name for p in paths]
+    (out_dir / f"{Path(run_path).stem}-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def markdown_table(summaries: dict[str, dict]) -> str:
+    """A markdown table of several summaries (name -> :func:`summarize` output)."""
+    rows = [("time chosen synapse reaches the cap (s)", lambda s: "never" if s["time_to_cap_s"] is None else f"{s['time_to_cap_s']:.0f}"),
+            ("chosen synapse: start -> end (max)", lambda s: f"{s['chosen_initial']:.2f} -> {s['chosen_final']:.2f} ({s['chosen_max']:.2f})"),
+            ("chosen synapse percentile at end", lambda s: f"{s['chosen_percentile_final']:.2f}"),
+            ("others mean: start -> end", lambda s: f"{s['others_mean_initial']:.3f} -> {s['others_mean_final']:.3f}"),
+            ("others median: start -> end", lambda s: f"{s['others_median_initial']:.3f} -> {s['others_median_final']:.3f}"),
+            ("others at the cap at end", lambda s: f"{s['others_at_cap_final']} of {s['n_plastic'] - 1}"),
+            ("firing rate (Hz)", lambda s: ", ".join(f"{k} {v:.2f}" for k, v in s["rates_hz"].items())),
+            ("rewards / coincidences", lambda s: f"{s['rewards']} / {s['coincidences']}"),
+            ("simulated (s)", lambda s: f"{s['simulated_s']:.0f}"),
+            ("compile (s)", lambda s: f"{s.get('timing_compile_s', 0):.1f}"),
+            ("simulation run (s)", lambda s: f"{s.get('timing_run_s', 0):.1f}"),
+            ("total wall incl. build/compile/writing (s)", lambda s: f"{s.get('timing_total_s', 0):.1f}"),
+            ("real-time factor (sim s / run s)", lambda s: f"{s['realtime_factor']:.1f}" if s.get("realtime_factor") else "-"),
+            ("peak memory, whole command (MiB)", lambda s: f"{s.get('peak_memory_bytes', 0) / 2**20:.0f}"),
+            ("peak memory, simulation alone (MiB)", lambda s: f"{s.get('peak_run_memory_bytes', 0) / 2**20:.0f}")]
+    names = list(summaries)
+    lines = ["| | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for label, fn in rows:
+        lines.append(f"| {label} | " + " | ".join(fn(summaries[n]) for n in names) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m neuro_grlu.spiking.experiments.distal_reward DIR [RUN.h5 ...]
+    import sys
+
+    directory = Path(sys.argv[1])
+    runs = [Path(p) for p in sys.argv[2:]] or sorted(directory.glob("*.h5"))
+    print(markdown_table({p.stem: summarize(read_run(p)) for p in runs}))

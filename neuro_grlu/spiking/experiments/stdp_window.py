@@ -1,0 +1,190 @@
+"""The STDP window of the model synapse under the Bi & Poo (1998) pairing protocol.
+
+For each target lag ``s`` (``lag_min_ms`` .. ``lag_max_ms``, step ``lag_step_ms``, 0
+skipped) an independent pre/post pair of neurons (the model in ``[populations.cell]``) is
+made to fire ``n_pairs`` times at ``rate_hz`` by 100 mV kicks from spike generators, so
+that the presynaptic spike *arrives* (spike time + 1 ms axonal delay) ``s`` before the
+postsynaptic spike. The weight change of the plastic synapse after the protocol, in %
+of its initial value, is the measured window ``dw(s)``; ``s`` is measured from the
+recorded spike times. Exponentials ``a+ exp(-s/tau+)`` (s > 0) and ``-a- exp(s/tau-)``
+(s < 0) are fitted to the simulated points and to the reference points
+(``data/bi_poo_1998.csv``) by least squares (grid over tau, amplitude in closed form).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ...config import load_raw
+from ...errors import ConfigError, DataError
+from ..config import apply_nested_overrides, parse_spiking
+
+DATA = Path(__file__).resolve().parents[3] / "data" / "bi_poo_1998.csv"
+
+
+def read_reference(path=None) -> tuple[np.ndarray, np.ndarray]:
+    """Lags (ms) and weight changes (%) from a CSV with columns dt_ms, dw_percent (# comments)."""
+    path = Path(path) if path else DATA
+    try:
+        lines = [line for line in path.read_text().splitlines() if line and not line.startswith("#")]
+    except OSError as exc:
+        raise DataError(f"cannot read STDP reference data {path}: {exc.strerror}") from None
+    rows = list(csv.DictReader(lines))
+    try:
+        lag = np.array([float(r["dt_ms"]) for r in rows])
+        dw = np.array([float(r["dw_percent"]) for r in rows])
+    except (KeyError, ValueError, TypeError) as exc:
+        raise DataError(f"{path}: expected columns dt_ms,dw_percent with numbers ({exc})") from None
+    return lag, dw
+
+
+def fit_exponential(lag_ms, values, taus=np.arange(1.0, 150.0, 0.01)) -> tuple[float, float]:
+    """Least-squares ``values ~ a exp(-|lag|/tau)``: returns (a, tau in ms)."""
+    x, y = np.abs(np.asarray(lag_ms, float)), np.asarray(values, float)
+    basis = np.exp(-x[None, :] / taus[:, None])                # (n_tau, n)
+    a = (basis @ y) / np.einsum("ij,ij->i", basis, basis)      # closed-form amplitude per tau
+    sse = ((a[:, None] * basis - y[None, :]) ** 2).sum(axis=1)
+    k = int(np.argmin(sse))
+    return float(a[k]), float(taus[k])
+
+
+def fit_window(lag_ms, dw) -> dict:
+    """Fit both sides: ``{"a_plus", "tau_plus_ms", "a_minus", "tau_minus_ms"}`` (a_minus > 0 for depression)."""
+    lag_ms, dw = np.asarray(lag_ms, float), np.asarray(dw, float)
+    pos, neg = lag_ms > 0, lag_ms < 0
+    if pos.sum() < 2 or neg.sum() < 2:
+        raise ConfigError("the STDP window needs at least two positive and two negative lags")
+    a_p, t_p = fit_exponential(lag_ms[pos], dw[pos])
+    a_m, t_m = fit_exponential(lag_ms[neg], -dw[neg])
+    return {"a_plus": a_p, "tau_plus_ms": t_p, "a_minus": a_m, "tau_minus_ms": t_m}
+
+
+def protocol_config(raw: dict, name: str):
+    """The network of the pairing protocol built from a definition with a [protocol] table."""
+    cfg = parse_spiking(raw, name)
+    if cfg.protocol is None:
+        raise ConfigError(f"model {name!r} has no [protocol] table (see models/stdp-window.toml)")
+    if "cell" not in cfg.populations or cfg.populations["cell"].model in ("poisson", "generator"):
+        raise ConfigError(f"model {name!r} needs a neuron population [populations.cell]")
+    p = cfg.protocol
+    lags = np.arange(p.lag_min_ms, p.lag_max_ms + 1e-9, p.lag_step_ms)
+    lags = lags[np.abs(lags) > 1e-9]
+    n = len(lags)
+    delay_ms = 1.0
+    first = 1000.0 * 0.2 + max(0.0, float(lags.max()) + delay_ms)  # earliest postsynaptic kick (ms)
+    period = 1000.0 / p.rate_hz
+    if period <= 2 * np.abs(lags).max():
+        raise ConfigError("protocol.rate_hz is too high for the lag range (pairs would overlap)")
+    idx, times = [], []
+    for k, lag in enumerate(lags):
+        for m in range(p.n_pairs):
+            t_post = first + m * period
+            idx += [k, n + k]
+            times += [round(t_post - lag - delay_ms, 6), round(t_post, 6)]
+    order = np.lexsort((idx, times))
+    cell = dict(raw["populations"]["cell"])
+    cell["n"] = n
+    raw = copy.deepcopy(raw)
+    raw.pop("protocol", None)
+    raw["populations"] = {"pre": dict(cell), "post": dict(cell),
+                          "drive": {"model": "generator", "n": 2 * n,
+                                    "indices": [int(idx[j]) for j in order],
+                                    "times_ms": [float(times[j]) for j in order]}}
+    raw["projections"] = {
+        "syn": {"pre": "pre", "post": ["post"], "connectivity": "one_to_one", "weight": p.w_init,
+                "delay_ms": delay_ms, "plastic": True},
+        "kick": {"pre": "drive", "post": ["pre", "post"], "connectivity": "one_to_one", "weight": p.kick_mV,
+                 "delay_ms": raw.get("simulation", {}).get("dt_ms", 0.1)},
+    }
+    duration = (first + (p.n_pairs - 1) * period + 500.0) / 1000.0
+    raw.setdefault("simulation", {}).update(duration_s=duration, chunk_s=duration)
+    raw["reward"] = {"kind": "none"}
+    raw.setdefault("recording", {})["spikes"] = True
+    return parse_spiking(raw, name), cfg.protocol, lags, delay_ms
+
+
+def run_stdp_window(model: str = "stdp-window", *, out_dir=None, overrides=(), target: str = "runtime",
+                    data=None, plot: bool = True) -> dict:
+    """Run the pairing protocol and fit the window; writes CSV/JSON/PNG into `out_dir` if given.
+
+    Returns
+    -------
+    dict with ``lags_ms`` (measured, shape (n_lags,)), ``dw_percent`` (same shape), ``fit``
+    (model window), ``data_fit`` (reference points), ``parameters`` (the plasticity table)
+    and protocol information.
+    """
+    import brian2 as b2
+    from brian2 import second
+
+    raw, name = load_raw(model)
+    if overrides:
+        raw = apply_nested_overrides(raw, list(overrides))
+    cfg, protocol, target_lags, delay_ms = protocol_config(raw, name)
+    b2.prefs.codegen.target = "cython" if target == "runtime" else "numpy"
+    from ..build import build_network
+
+    built = build_network(cfg)
+    built.net.run(cfg.simulation.duration_s * second, namespace={})
+    n = len(target_lags)
+    w = np.asarray(built.groups["syn"].w[:], dtype=float)
+    mon = built.monitors["spikes"]
+    i, t = np.asarray(mon.i[:]), 1000.0 * np.asarray(mon.t_[:])
+    lags = np.empty(n)
+    for k in range(n):
+        t_pre, t_post = t[i == k], t[i == n + k]
+        if len(t_pre) != protocol.n_pairs or len(t_post) != protocol.n_pairs:
+            raise ConfigError(f"lag {target_lags[k]:g} ms: the neurons fired {len(t_pre)}/{len(t_post)} times, "
+                              f"not {protocol.n_pairs}; increase protocol.kick_mV")
+        lags[k] = float(np.mean(t_post - (t_pre + delay_ms)))
+    dw = 100.0 * (w - protocol.w_init) / protocol.w_init
+    ref_lag, ref_dw = read_reference(data)
+    result = {
+        "model": name, "n_pairs": protocol.n_pairs, "pair_rate_hz": protocol.rate_hz,
+        "target_lags_ms": target_lags.tolist(), "lags_ms": lags.tolist(), "dw_percent": dw.tolist(),
+        "fit": fit_window(lags, dw), "data_fit": fit_window(ref_lag, ref_dw),
+        "parameters": cfg.plasticity.to_dict(), "dt_ms": cfg.simulation.dt_ms, "axonal_delay_ms": delay_ms,
+        "reference": str(Path(data) if data else DATA),
+    }
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with open(out_dir / f"{name}.csv", "w") as f:
+            f.write("lag_ms,dw_percent\n" + "".join(f"{a:.4f},{b:.4f}\n" for a, b in zip(lags, dw)))
+        (out_dir / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+        if plot:
+            plot_window(result, ref_lag, ref_dw, out_dir / f"{name}.png")
+    return result
+
+
+def plot_window(result: dict, ref_lag, ref_dw, path) -> Path:
+    """The simulated window over the reference points, with both fits."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.axhline(0, color="0.8", lw=0.8)
+    ax.axvline(0, color="0.8", lw=0.8)
+    ax.plot(ref_lag, ref_dw, "s", mfc="none", color="0.4", label="Bi & Poo (1998), reconstructed from published fit")
+    lag = np.asarray(result["lags_ms"])
+    ax.plot(lag, result["dw_percent"], "o", color="C0", ms=4, label=f"model, {result['n_pairs']} pairs at {result['pair_rate_hz']:g} Hz")
+    s = np.linspace(-100, 100, 801)
+    for fit, color, label in ((result["fit"], "C0", "fit to model"), (result["data_fit"], "0.4", "fit to reference")):
+        y = np.where(s > 0, fit["a_plus"] * np.exp(-s / fit["tau_plus_ms"]), -fit["a_minus"] * np.exp(s / fit["tau_minus_ms"]))
+        ax.plot(s[s > 0], y[s > 0], "-", color=color, lw=1,
+                label=f"{label}: tau+ {fit['tau_plus_ms']:.1f} ms, tau- {fit['tau_minus_ms']:.1f} ms")
+        ax.plot(s[s < 0], y[s < 0], "-", color=color, lw=1)
+    ax.set_xlabel("spike timing t_post - t_pre (ms)")
+    ax.set_ylabel("change in synaptic weight (%)")
+    ax.set_title(f"STDP window: {result['model']}")
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)

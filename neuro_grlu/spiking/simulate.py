@@ -1,0 +1,279 @@
+"""Run a spiking definition chunk by chunk and write a run file (``kind = "spiking"``).
+
+Code-generation targets
+-----------------------
+``runtime``    Brian2's runtime mode with the Cython target (code compiled on first use
+               and cached in ``~/.cython``). The network runs one chunk (``chunk_s``) at a
+               time; after each chunk the monitors are drained into the run file's
+               streams and cleared, so memory stays bounded however long the run.
+``standalone`` Brian2's C++ standalone mode: the whole duration is generated as one C++
+               program, compiled (in a temporary build directory unless given) and run
+               once; the monitors' data are then written chunk by chunk. Much faster per
+               simulated second, but the program holds every recorded spike until it ends.
+``numpy``      Brian2's runtime mode with the NumPy target (no compiler; slow; for tests).
+
+Each checkpoint row of the run file is one chunk (see ``METRICS``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..io import RunWriter
+from .config import SpikingConfig
+from .recording import PeakMemory, spikes_in, states_in
+
+TARGETS = ("runtime", "standalone", "numpy")
+HIST_BINS = 100
+
+METRICS = {
+    "time_s": ("s", "simulated time at the end of the chunk"),
+    "wall_s": ("s", "wall time spent simulating this chunk (standalone: run time prorated by simulated time)"),
+    "chosen_weight": ("", "weight of the chosen synapse at the end of the chunk"),
+    "chosen_percentile": ("", "percentage of plastic synapses with a smaller weight than the chosen one"),
+    "mean_weight": ("", "mean weight of the other plastic synapses"),
+    "median_weight": ("", "median weight of the other plastic synapses"),
+    "rewards": ("", "dopamine releases in the chunk"),
+    "coincidences": ("", "post-within-window-after-pre events on the chosen synapse in the chunk"),
+    "dopamine_mean": ("", "mean dopamine concentration over the chunk"),
+}
+
+
+@dataclass
+class SimulationResult:
+    """Summary of a finished simulation (the data are in the run file)."""
+
+    path: Path
+    target: str
+    simulated_s: float
+    build_s: float
+    compile_s: float
+    run_s: float
+    wall_s: float
+    peak_memory_bytes: int
+    peak_run_memory_bytes: int | None
+    n_spikes: int
+    rates_hz: dict = field(default_factory=dict)
+
+    @property
+    def realtime_factor(self) -> float:
+        """Simulated seconds per wall second of the simulation loop (without compilation)."""
+        return self.simulated_s / self.run_s if self.run_s > 0 else float("inf")
+
+
+def _setup_target(target: str, build_dir: Path | None):
+    import brian2 as b2
+
+    if target not in TARGETS:
+        raise ConfigError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
+    if target == "standalone":
+        b2.set_device("cpp_standalone", directory=str(build_dir), build_on_run=False)
+        # Brian2's default is `make -j` (unbounded): dozens of compilers at once on a
+        # shared machine. Use as many jobs as cores.
+        b2.prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
+    else:
+        b2.prefs.codegen.target = "cython" if target == "runtime" else "numpy"
+
+
+def _teardown_target(target: str):
+    import brian2 as b2
+
+    if target == "standalone":
+        b2.device.reinit()
+        b2.set_device("runtime")
+
+
+def _weights_now(built):
+    return np.asarray(built.groups[built.plastic].w[:], dtype=np.float64)
+
+
+def _chunk_metrics(built, w, t_end, spikes, rewards, scheduled, dopa, wall) -> dict:
+    cfg = built.config
+    m = {"time_s": t_end, "wall_s": wall}
+    i = spikes
+    for name, (a, b) in built.offsets.items():
+        n = int(np.count_nonzero((i >= a) & (i < b)))
+        m[f"rate_{name}_hz"] = n / ((b - a) * cfg.simulation.chunk_s)
+    if built.plastic is not None:
+        chosen = built.chosen if built.chosen is not None else 0
+        others = np.delete(w, chosen)
+        m["chosen_weight"] = float(w[chosen])
+        m["chosen_percentile"] = float(100.0 * np.mean(others < w[chosen]))
+        m["mean_weight"] = float(others.mean())
+        m["median_weight"] = float(np.median(others))
+    m["rewards"] = float(rewards)
+    m["coincidences"] = float(scheduled)
+    m["dopamine_mean"] = float(np.mean(dopa)) if len(dopa) else float("nan")
+    return m
+
+
+def simulate(config: SpikingConfig, *, out, target: str = "runtime", overwrite: bool = False,
+             progress: bool = True, command: str = "", build_dir=None, log=print) -> SimulationResult:
+    """Simulate `config` and write the run file `out`.
+
+    Parameters
+    ----------
+    config : SpikingConfig
+    out : path-like
+        Run file to write (its streamed chunks go to ``<out>.d/`` until the run finishes).
+    target : {"runtime", "standalone", "numpy"}
+    overwrite : bool
+        Replace an existing run file.
+    progress : bool
+        Print one line per chunk (runtime) or Brian2's progress report (standalone).
+    command : str
+        Command line stored in the run file.
+    build_dir : path-like, optional
+        Standalone build directory (default: a temporary directory, deleted afterwards).
+    log : callable
+        Receives progress lines.
+
+    Returns
+    -------
+    SimulationResult
+    """
+    import brian2 as b2
+    from brian2 import second
+
+    from .build import build_network
+
+    sim = config.simulation
+    n_chunks = int(round(sim.duration_s / sim.chunk_s))
+    if n_chunks < 1 or abs(n_chunks * sim.chunk_s - sim.duration_s) > 1e-9 * max(1.0, sim.duration_s):
+        raise ConfigError(f"simulation.duration_s ({sim.duration_s}) must be a whole multiple of "
+                          f"simulation.chunk_s ({sim.chunk_s})")
+    tmp_build = None
+    if target == "standalone" and build_dir is None:
+        tmp_build = Path(tempfile.mkdtemp(prefix="neuro_grlu_standalone_"))
+        build_dir = tmp_build
+    stored = config.to_dict()
+    stored["target"] = target
+    units = {k: v[0] for k, v in METRICS.items()}
+    descriptions = {k: v[1] for k, v in METRICS.items()}
+    for name in config.model_populations:
+        units[f"rate_{name}_hz"] = "1/s"
+        descriptions[f"rate_{name}_hz"] = f"mean firing rate of population {name} in the chunk"
+    t_start = time.perf_counter()
+    _setup_target(target, build_dir)
+    try:
+        with PeakMemory() as mem, RunWriter(out, config=stored, seed=sim.seed, model=config.name, kind="spiking",
+                                            epochs_planned=n_chunks, command=command, overwrite=overwrite,
+                                            metric_units=units, metric_descriptions=descriptions) as writer:
+            t0 = time.perf_counter()
+            built = build_network(config)
+            build_s = time.perf_counter() - t0
+            mons = built.monitors
+            plastic = built.plastic is not None
+            w_edges = np.linspace(config.plasticity.w_min, config.plasticity.w_max, HIST_BINS + 1)
+            extra = {}
+            if plastic:
+                extra = {"pre_idx": built.pre_idx[built.plastic].astype(np.int32),
+                         "post_idx": built.post_idx[built.plastic].astype(np.int32),
+                         "tracked_synapses": built.tracked.astype(np.int32)}
+                w_initial = _weights_now(built) if target != "standalone" else None
+            chunk = sim.chunk_s
+            compile_s = 0.0
+            n_spikes = 0
+            totals = {name: 0 for name in built.offsets}
+            if target == "standalone":
+                report = "text" if progress else None
+                built.net.run(sim.duration_s * second, namespace={}, report=report,
+                              report_period=max(10.0, sim.duration_s / 20) * second)
+                t0 = time.perf_counter()
+                b2.device.build(directory=str(build_dir), compile=True, run=False)
+                compile_s = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                with PeakMemory() as run_mem:
+                    b2.device.run(directory=str(build_dir), with_output=progress)
+                run_s = time.perf_counter() - t0
+                peak_run = run_mem.peak
+                snapshots = np.array(mons["weights"].w, copy=True).T if plastic else None  # (n_snap, n_syn)
+                if plastic:
+                    w_initial = snapshots[0].copy()
+            else:
+                run_s = 0.0
+                peak_run = None
+            for k in range(n_chunks):
+                a, b = k * chunk, (k + 1) * chunk
+                if target != "standalone":
+                    t0 = time.perf_counter()
+                    built.net.run(chunk * second, namespace={})
+                    wall = time.perf_counter() - t0
+                    run_s += wall
+                    clear = True
+                else:
+                    wall = run_s / n_chunks
+                    clear = False
+                if "spikes" in mons:
+                    si, st = spikes_in(mons["spikes"], a, b, clear=clear)
+                    writer.stream("spike_i", si)
+                    writer.stream("spike_t", st, units="s")
+                else:
+                    si = np.zeros(0, np.int32)
+                n_spikes += len(si)
+                for name, (lo, hi) in built.offsets.items():
+                    totals[name] += int(np.count_nonzero((si >= lo) & (si < hi)))
+                t_s, dvals = states_in(mons["dopamine"], ["d"], a, b, clear=clear)
+                writer.stream("state_t", t_s, units="s")
+                writer.stream("dopamine", dvals["d"][:, 0])
+                if plastic:
+                    names = ["w", "c"] if config.plasticity.modulation == "dopamine" else ["w"]
+                    _, svals = states_in(mons["synapses"], names, a, b, clear=clear)
+                    for n in names:
+                        writer.stream(f"tracked_{n}", svals[n].astype(np.float32))
+                    if target == "standalone":
+                        w_start = snapshots[k]
+                        w_end = snapshots[k + 1] if k + 1 < len(snapshots) else np.asarray(built.groups[built.plastic].w[:])
+                    else:
+                        w_start = np.array(mons["weights"].w, copy=True).T[0]
+                        mons["weights"].resize(0)
+                        w_end = _weights_now(built)
+                    writer.stream("w_hist", np.histogram(w_start, bins=w_edges)[0][None, :].astype(np.int64))
+                else:
+                    w_end = None
+                n_rew = n_sched = 0
+                if "rewards" in mons:
+                    _, rt = spikes_in(mons["rewards"], a, b, clear=clear)
+                    writer.stream("reward_t", rt, units="s")
+                    n_rew = len(rt)
+                if "scheduled" in mons:
+                    _, ct = spikes_in(mons["scheduled"], a, b, clear=clear)
+                    writer.stream("scheduled_t", ct, units="s")
+                    n_sched = len(ct)
+                metrics = _chunk_metrics(built, w_end, b, si, n_rew, n_sched, dvals["d"][:, 0], wall)
+                if not plastic:
+                    for key in ("chosen_weight", "chosen_percentile", "mean_weight", "median_weight"):
+                        metrics[key] = float("nan")
+                arrays = dict(extra)
+                if plastic:
+                    arrays["w_hist_edges"] = w_edges
+                writer.append_epoch(metrics, arrays=arrays, wall_time_s=time.perf_counter() - t_start)
+                if progress and target != "standalone":
+                    rates = " ".join(f"{n} {metrics[f'rate_{n}_hz']:.2f} Hz" for n in built.offsets)
+                    chosen = f" chosen w {metrics['chosen_weight']:.3f} (pct {metrics['chosen_percentile']:.1f})" if plastic else ""
+                    log(f"t = {b:7.1f} s  {rates}{chosen}  rewards {n_rew}  wall {wall:.1f} s")
+            weights = {}
+            if plastic:
+                weights = {"w_initial": w_initial.astype(np.float32), "w_final": _weights_now(built).astype(np.float32)}
+            wall_total = time.perf_counter() - t_start
+            timing = {"timing_build_s": build_s, "timing_compile_s": compile_s, "timing_run_s": run_s,
+                      "timing_total_s": wall_total, "peak_memory_bytes": float(mem.peak),
+                      "peak_run_memory_bytes": float(peak_run if peak_run is not None else mem.peak)}
+            writer.finish(weights=weights, arrays={k: np.array([v]) for k, v in timing.items()},
+                          wall_time_s=wall_total)
+    finally:
+        _teardown_target(target)
+        if tmp_build is not None:
+            shutil.rmtree(tmp_build, ignore_errors=True)
+    rates = {n: totals[n] / ((hi - lo) * sim.duration_s) for n, (lo, hi) in built.offsets.items()}
+    return SimulationResult(path=Path(out), target=target, simulated_s=sim.duration_s, build_s=build_s,
+                            compile_s=compile_s, run_s=run_s, wall_s=wall_total,
+                            peak_memory_bytes=mem.peak, peak_run_memory_bytes=peak_run, n_spikes=n_spikes, rates_hz=rates)
