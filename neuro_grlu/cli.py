@@ -243,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .sweep_cli import add_subcommands as add_sweep_subcommands
     add_sweep_subcommands(sub)
+    from .cls.cli import add_subcommands as add_continual_subcommands
+    add_continual_subcommands(sub)
     from .spiking.cli import add_subcommands as add_spiking_subcommands
     add_spiking_subcommands(sub)
     return p

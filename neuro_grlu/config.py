@@ -189,6 +189,10 @@ def describe_model(name_or_path: str) -> tuple[str, str]:
         from .spiking.config import parse_spiking
 
         return kind, parse_spiking(raw, name).description
+    if kind == "continual":
+        from .cls.config import parse_continual
+
+        return kind, parse_continual(raw, name).description
     return kind, parse_config(raw, name).description
 
 

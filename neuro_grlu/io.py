@@ -401,8 +401,10 @@ def _stream_chunks(directory: Path) -> list[Path]:
 
 def _merge_stream(group, name: str, directory: Path, info: dict) -> None:
     """Copy a stream's chunks one at a time into a new dataset ``group[name]``."""
-    d = group.create_dataset(name, shape=(info["rows"], *info["shape"]), dtype=np.dtype(info["dtype"]),
-                             chunks=True if info["rows"] else None)
+    rows = info["rows"]
+    d = group.create_dataset(name, shape=(rows, *info["shape"]), dtype=np.dtype(info["dtype"]),
+                             chunks=True if rows else None, shuffle=bool(rows),
+                             compression="gzip" if rows else None, compression_opts=4 if rows else None)
     row = 0
     for p in _stream_chunks(directory)[: info["chunks"]]:
         a = np.load(p, allow_pickle=False)

@@ -55,3 +55,18 @@ def test_bad_definitions_are_one_line_errors(mutate, needle):
         parse_spiking(raw)
     msg = str(err.value)
     assert needle in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["simulate", "no-such-model"], "unknown model 'no-such-model'"),
+    (["simulate", "grlu-mnist-pairs1"], "not a spiking model"),
+    (["simulate", "izhikevich-distal-reward", "--set", "plasticity.tau_c_ms=0"], "tau_c_ms"),
+    (["simulate", "izhikevich-distal-reward", "--duration", "90", "--chunk", "60"], "whole multiple"),
+    (["stdp-window", "izhikevich-distal-reward"], "no [protocol] table"),
+])
+def test_cli_user_errors_are_one_line(argv, needle, capsys, tmp_path):
+    from neuro_grlu.cli import main
+
+    assert main(argv + (["--out", str(tmp_path / "x.h5")] if argv[0] == "simulate" else [])) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("neuro-grlu: error:") and needle in err and "\n" not in err

@@ -34,13 +34,14 @@ def test_conditioning_learns_with_reward_only(conditioning_runs):
         assert run.arrays["spike_t"].size > 100  # the outputs fire
         assert run.arrays["scheduled_t"].size >= 5  # coincidences happen in both runs
     # rewards only in the rewarded run
-    assert learned.arrays["reward_t"].size >= 5 and control.arrays["reward_t"].size == 0
+    assert learned.arrays["reward_t"].size >= 5 and "reward_t" not in control.arrays
+    assert np.all(control.arrays["dopamine"] == 0.002)  # tonic level only
     w_learned = float(learned.weights["w_final"][learned.arrays["tracked_synapses"][0]])
     w_control = float(control.weights["w_final"][control.arrays["tracked_synapses"][0]])
     others = np.delete(learned.weights["w_final"], learned.arrays["tracked_synapses"][0])
-    assert w_learned > 2.0, w_learned           # climbs from 0 towards the cap of 4
+    assert w_learned > 3.0, w_learned           # climbs from 0 towards the cap of 4
     assert w_control < 0.3, w_control           # stays near its start of 0
-    assert w_learned > np.percentile(others, 90)
+    assert w_learned > np.percentile(others, 75)
 
 
 def test_rewarded_run_file_has_units_and_chunks(conditioning_runs):

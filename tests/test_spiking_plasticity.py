@@ -7,6 +7,8 @@ the closed form. Each test builds its own explicit network (no Brian2 magic).
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 
@@ -26,6 +28,7 @@ def _runtime_target():
     b2.prefs.codegen.target = "cython"
     yield
     b2.prefs.codegen.target = old
+    gc.collect()  # free the Brian2 objects so the next network reuses their names (and cached code)
 
 
 def _run(raw):

@@ -3,7 +3,7 @@
 * :mod:`.tasks` — task splits, class- and task-incremental evaluation, accuracy matrix and forgetting;
 * :mod:`.cortex` — a feature network trained by a named slow rule on declared classes, then frozen;
 * :mod:`.hippocampus` — fast one-pass learners on given features (rate three-factor Hebbian,
-  label-taught Hebbian prototypes, a Brian2 spiking R-STDP readout);
+  label-gated competitive Hebbian units; the Brian2 spiking readout is not written yet);
 * :mod:`.experiment` — the sequential-task and few-shot protocols, one run file each;
 * :mod:`.config` — ``kind = "continual"`` model definitions.
 """

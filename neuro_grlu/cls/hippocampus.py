@@ -29,6 +29,9 @@ Rate learner :class:`RateHebbian`:
 
    ``row_norm`` (synaptic scaling) divides each output unit's weights by their norm when
    scoring, so a class learnt later does not win by having larger weights.
+
+:class:`PrototypeHebbian` — label-gated competitive Hebbian units (several per class), see its
+docstring. A Brian2 spiking R-STDP learner behind the same interface is not written yet.
 """
 
 from __future__ import annotations
@@ -48,7 +51,6 @@ USES = {
     "global_reward": "one global scalar reward per example",
     "local_activity": "pre- and postsynaptic activity at the synapse",
     "label_at_output": "the label clamps the output units (supervised Hebbian / prototype)",
-    "spike_timing": "pre/post spike timing (STDP eligibility) and a dopamine concentration",
 }
 
 
@@ -242,18 +244,11 @@ def learner_params(raw: dict) -> tuple[str, ParamSet]:
     """``(learner name, validated params)`` from a ``[hippocampus]`` table."""
     raw = dict(raw or {})
     name = raw.pop("learner", "rate-hebbian")
-    if name == "spiking-rstdp":
-        from .spiking import SpikingHippocampusParams
-
-        return name, from_dict(SpikingHippocampusParams, raw, "hippocampus (spiking-rstdp)")
     if name not in LEARNERS:
-        raise ConfigError(f"unknown hippocampus learner {name!r}; known: {', '.join([*LEARNERS, 'spiking-rstdp'])}")
+        raise ConfigError(f"unknown hippocampus learner {name!r}; known: {', '.join(LEARNERS)} "
+                          "(the Brian2 spiking R-STDP hippocampus is not implemented yet)")
     return name, from_dict(LEARNERS[name][1], raw, f"hippocampus ({name})")
 
 
 def make_learner(name: str, params: ParamSet, n_features: int, n_classes: int = 10):
-    if name == "spiking-rstdp":
-        from .spiking import SpikingHippocampus
-
-        return SpikingHippocampus(params, n_features, n_classes)
     return LEARNERS[name][0](params, n_features, n_classes)

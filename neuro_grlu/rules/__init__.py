@@ -6,5 +6,7 @@ from . import es  # noqa: F401  (registers "es")
 from . import hebbian  # noqa: F401  (registers "rm-hebbian")
 from . import backprop  # noqa: F401  (registers "backprop", "fa", "dfa")
 from . import forward_forward  # noqa: F401  (registers "ff")
+from . import noprop  # noqa: F401  (registers "noprop")
+from . import eki  # noqa: F401  (registers "eki")
 
 __all__ = ["INFORMATION", "RULES", "Rule", "get_rule", "register"]

@@ -7,9 +7,9 @@ Adam (Kingma & Ba 2015) with bias correction and optional decoupled weight decay
     m ← β₁ m + (1 − β₁) g            v ← β₂ v + (1 − β₂) g²
     θ ← θ − lr · (m̂ / (√v̂ + ε) + λ θ),   m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)
 
-The update is computed in place in float32 with one scratch buffer per tensor (no
-allocation per step), in the equivalent form ``θ −= lr_t · m / (√v + ε_t)`` with
-``lr_t = lr·√(1−β₂ᵗ)/(1−β₁ᵗ)`` and ``ε_t = ε·√(1−β₂ᵗ)``. Weight decay applies only to the
+The update is computed in place in float32 by one fused (numba) pass per tensor, in the
+equivalent form ``θ −= lr_t · m / (√v + ε_t)`` with ``lr_t = lr·√(1−β₂ᵗ)/(1−β₁ᵗ)`` and
+``ε_t = ε·√(1−β₂ᵗ)``. Weight decay applies only to the
 tensors flagged ``decay=True`` (weights, not biases).
 
 Every :class:`Adam` owns the state of the tensors it was given and nothing else, so a
@@ -21,6 +21,23 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
+
+_FAST = {"reassoc", "contract", "nsz", "arcp"}
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _adam_kernel(p, g, m, v, lr_t, eps_t, b1, b2, keep):
+    """Fused Adam step on flat float32 arrays (one pass over memory instead of ~10)."""
+    f1 = np.float32(1.0) - b1
+    f2 = np.float32(1.0) - b2
+    for i in range(p.shape[0]):
+        gi = g[i]
+        mi = b1 * m[i] + f1 * gi
+        vi = b2 * v[i] + f2 * gi * gi
+        m[i] = mi
+        v[i] = vi
+        p[i] = p[i] * keep - lr_t * mi / (np.sqrt(vi) + eps_t)
 
 
 class Adam:
@@ -38,9 +55,11 @@ class Adam:
                  beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
         self.params = params
         self.decay = [p.ndim >= 2 for p in params] if decay is None else list(decay)
+        for p in params:
+            if p.dtype != np.float32 or not p.flags.c_contiguous:
+                raise TypeError("Adam needs C-contiguous float32 parameter tensors (views of slices are fine)")
         self.m = [np.zeros_like(p) for p in params]
         self.v = [np.zeros_like(p) for p in params]
-        self._tmp = [np.empty_like(p) for p in params]
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self.t = 0
 
@@ -51,21 +70,11 @@ class Adam:
         c2 = math.sqrt(1.0 - b2**self.t)
         lr_t = np.float32(lr * c2 / (1.0 - b1**self.t))
         eps_t = np.float32(self.eps * c2)
-        f1, f2 = np.float32(1.0 - b1), np.float32(1.0 - b2)
-        for p, g, m, v, tmp, dec in zip(self.params, grads, self.m, self.v, self._tmp, self.decay):
-            m *= np.float32(b1)
-            m += f1 * g
-            v *= np.float32(b2)
-            np.multiply(g, g, out=tmp)
-            tmp *= f2
-            v += tmp
-            np.sqrt(v, out=tmp)
-            tmp += eps_t
-            np.divide(m, tmp, out=tmp)
-            tmp *= lr_t
-            if dec and weight_decay:
-                p *= np.float32(1.0 - lr * weight_decay)
-            p -= tmp
+        for p, g, m, v, dec in zip(self.params, grads, self.m, self.v, self.decay):
+            keep = np.float32(1.0 - lr * weight_decay) if dec and weight_decay else np.float32(1.0)
+            g = np.ascontiguousarray(g, dtype=np.float32)
+            _adam_kernel(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), lr_t, eps_t,
+                         np.float32(b1), np.float32(b2), keep)
 
 
 class SmoothedSGD:

@@ -18,11 +18,11 @@ only the direction of its activity vector (section 3.1).
 Objective of layer ``l`` (local: its gradient reaches only ``W_l, b_l``)
 ------------------------------------------------------------------------
 goodness ``G_l = Σ_j h_{l,j}²`` (sum of squared activities); the probability that the input
-is positive (image with its true label) is ``p = σ((G_l − θ·N_l)/τ)`` with threshold ``θ``
-per unit (``threshold``; Hinton's code: θ = 1, i.e. ``G > N_l``) and temperature ``τ`` on the
-goodness (Hinton: 1). Per example pair (positive, negative)::
+is positive (image with its true label) is ``p = σ((G_l/N_l − θ)/τ)`` with threshold ``θ`` and
+temperature ``τ`` both per unit, so that they mean the same at any width (Hinton's code:
+``σ(G_l − N_l)``, i.e. θ = 1 and τ = 1/N_l). Per example pair (positive, negative)::
 
-    loss_l = softplus(−(G_l⁺ − θN_l)/τ) + softplus((G_l⁻ − θN_l)/τ)
+    loss_l = softplus(−(G_l⁺/N_l − θ)/τ) + softplus((G_l⁻/N_l − θ)/τ)
 
 averaged over the batch. Its gradient at the pre-activation is
 ``∂loss/∂z = 2 h · ∂loss/∂G`` (``h = 0`` where the ReLU is off), so
@@ -34,7 +34,7 @@ smoothed-gradient SGD (``optimizer = "sgd"``, ``momentum`` = his ``delay``) or A
 
 Peer normalisation (Hinton's code, ``peer_weight`` = his ``lambdamean``): a running mean
 ``m_j ← 0.9 m_j + 0.1 mean_batch(h⁺_j)`` of every unit's positive-pass activity; the term
-``peer_weight · 2(m_j − mean_k m_k)/(τ B)`` is added to ``∂loss/∂z_j`` of every positive row,
+``peer_weight · 2(m_j − mean_k m_k)/(τ N_l B)`` is added to ``∂loss/∂z_j`` of every positive row,
 ungated by the ReLU, pulling each unit's mean activity towards its layer's average (no dead
 or hyperactive units). It uses only the layer's own activities.
 
@@ -45,16 +45,21 @@ the wrong label is sampled from the network's own prediction over the wrong labe
 a linear softmax *readout* on the normalised activities of layers ``goodness_from..L`` in a
 pass with the neutral label; with ``"random"`` uniformly from the ``K − 1`` wrong labels.
 The readout is trained alongside by its own cross-entropy (a delta rule on its input; its
-gradient does not enter the FF layers). Its log-probability of the true label, from the
+gradient does not enter the FF layers). Hard negatives make the *choice of data* depend on
+the whole network; the weight updates stay local. Its log-probability of the true label, from the
 neutral pass before the update, is the reward ``train_chunk`` reports (nat).
 
 Prediction
 ----------
 ``predict_with = "goodness"`` (the method of the paper): run the network once per label
 ``c`` and pick the label with the highest goodness accumulated over layers
-``goodness_from..L`` (Hinton: all but the first hidden layer). ``"softmax"``: one neutral
-pass and the readout. The first layer's image part is shared by all labels:
-``z_1(c) = (x·W_xᵀ + s·U[:, c]) / r + b`` with the same ``r`` for every one-hot label.
+``goodness_from..L`` (Hinton: all but the first hidden layer; a one-layer network uses its
+only layer). ``"softmax"``: one neutral pass and the readout. With ``W_1 = [W_x | U]`` (image
+and label columns) the first layer's image part is shared by all labels,
+``z_1(c) = (x·W_xᵀ + s·U[:, c]) / r + b_1``, with the same ``r`` for every one-hot label.
+
+Optional augmentation (``shift_pixels`` > 0, off by default): training images shifted by a
+random offset of up to that many pixels (:mod:`._augment`).
 
 Cost: 3 forward passes per training example (neutral, positive, negative) plus one local
 weight-gradient product per layer and pass; no backward pass. ``K`` passes per prediction.
@@ -70,6 +75,7 @@ from ..errors import ConfigError
 from ..network import Architecture
 from ..params import ParamSet, param
 from ..schedules import SCHEDULES, schedule_value
+from ._augment import image_side, random_shift
 from ._local_optim import Adam, SmoothedSGD
 from .base import Rule, register
 
@@ -102,14 +108,14 @@ def ff_loss_and_grad(h: np.ndarray, positive: np.ndarray, threshold: float, temp
     """Per-row FF loss and ``∂(mean loss over pairs)/∂z`` at the pre-activation.
 
     ``h`` ``(R, N)`` ReLU outputs, ``positive`` bool ``(R,)``. Row loss
-    ``softplus(∓(G − θN)/τ)`` (``−`` for positive rows). The mean is over pairs
+    ``softplus(∓(G/N − θ)/τ)`` (``−`` for positive rows). The mean is over pairs
     ``R/2`` (one positive and one negative row per example). Returns ``(loss (R,), dz (R, N))``.
     """
     n = h.shape[1]
-    logit = (goodness(h) - np.float32(threshold * n)) / np.float32(temperature)
+    logit = (goodness(h) / np.float32(n) - np.float32(threshold)) / np.float32(temperature)
     sign = np.where(positive, np.float32(-1.0), np.float32(1.0))
     loss = softplus(sign * logit)
-    dG = sign * sigmoid(sign * logit) / np.float32(temperature * (len(h) / 2))
+    dG = sign * sigmoid(sign * logit) / np.float32(temperature * n * (len(h) / 2))
     return loss, (np.float32(2.0) * dG[:, None]).astype(np.float32) * h
 
 
@@ -226,20 +232,21 @@ class FFNet:
 class FFParams(ParamSet):
     """Hyperparameters of Forward-Forward (Adam per layer)."""
 
-    optimizer: str = param("sgd", choices=OPTIMIZERS, doc="sgd: Hinton's smoothed-gradient SGD; adam: Adam per layer")
-    lr_max: float = param(0.005, low=0.0, low_open=True, doc="learning rate of the FF layers at the start of the schedule")
+    optimizer: str = param("adam", choices=OPTIMIZERS, doc="adam: Adam per layer; sgd: Hinton's smoothed-gradient SGD (his lr 0.01 = 0.005 here)")
+    lr_max: float = param(0.003, low=0.0, low_open=True, doc="learning rate of the FF layers at the start of the schedule")
     lr_min: float = param(0.0, low=0.0, doc="learning rate the schedule decays towards")
     schedule: str = param("cosine", choices=SCHEDULES, doc="per-epoch learning-rate schedule")
     momentum: float = param(0.9, low=0.0, high=1.0, high_open=True, doc="sgd: gradient smoothing s = m*s + (1-m)*g")
     readout_lr: float = param(0.001, low=0.0, low_open=True, doc="Adam learning rate of the softmax readout (scaled by the schedule)")
-    threshold: float = param(1.0, low=0.0, low_open=True, doc="θ: goodness threshold per unit, p(positive) = sigmoid((G - θN)/τ)")
-    temperature: float = param(1.0, low=0.0, low_open=True, doc="τ: temperature on the goodness G (sum over the layer's N units)")
+    threshold: float = param(1.0, low=0.0, low_open=True, doc="θ: goodness threshold per unit, p(positive) = sigmoid((G/N - θ)/τ)")
+    temperature: float = param(0.1, low=0.0, low_open=True, doc="τ: temperature per unit (Hinton's code: 1/N)")
     peer_weight: float = param(0.03, low=0.0, doc="peer normalisation strength (Hinton's lambdamean; 0 = off)")
-    label_scale: float = param(1.0, low=0.0, low_open=True, doc="value of the true label's entry appended to the image (pixels in [0, 1])")
+    label_scale: float = param(3.0, low=0.0, low_open=True, doc="value of the true label's entry appended to the image (pixels in [0, 1]; Hinton: 1)")
     negatives: str = param("predicted", choices=NEGATIVES, doc="wrong label sampled from the readout's prediction, or uniformly")
-    goodness_from: int = param(2, low=1, doc="first hidden layer (1-based) whose goodness is summed for prediction and read by the readout")
+    goodness_from: int = param(2, low=1, doc="first hidden layer (1-based) whose goodness is summed for prediction and read by the readout (clipped to the last layer)")
     predict_with: str = param("goodness", choices=PREDICT_WITH, doc="goodness: best label by accumulated goodness (K passes); softmax: the readout")
     weight_decay: float = param(0.001, low=0.0, doc="decoupled weight decay of the FF layers: W *= 1 - lr*weight_decay per step")
+    shift_pixels: int = param(0, low=0, high=4, doc="augmentation: shift each training image by up to this many pixels (0 = off)")
 
     def __post_init__(self):
         super().__post_init__()
@@ -260,9 +267,8 @@ class ForwardForward(Rule):
         if arch.activation != "relu" or arch.skip != "none":
             raise ConfigError(f"rule ff needs network.activation = \"relu\" and network.skip = \"none\" "
                               f"(got {arch.activation!r}, {arch.skip!r})")
-        if params.goodness_from > len(arch.hidden):
-            raise ConfigError(f"rule.goodness_from ({params.goodness_from}) exceeds the number of hidden layers "
-                              f"({len(arch.hidden)}); use 1..{len(arch.hidden)}")
+        if params.shift_pixels:
+            image_side(arch.n_in, "rule ff")
         self.layer_opt: list = []
         self.readout_opt: Adam | None = None
         self.peer_mean: list[np.ndarray] = []
@@ -270,9 +276,15 @@ class ForwardForward(Rule):
 
     def init_model(self, rng: np.random.Generator) -> FFNet:
         p = self.params
-        net = FFNet.init(self.arch, rng, p.label_scale, p.goodness_from - 1, p.predict_with)
+        net = FFNet.init(self.arch, rng, p.label_scale, self.first_counted_layer, p.predict_with)
         self._optimisers(net)
         return net
+
+    @property
+    def first_counted_layer(self) -> int:
+        """0-based index of the first layer whose goodness counts: ``goodness_from − 1``,
+        clipped to the last hidden layer (so a one-layer network uses its only layer)."""
+        return min(self.params.goodness_from, len(self.arch.hidden)) - 1
 
     @property
     def forward_passes_per_example(self) -> float:
@@ -311,7 +323,7 @@ class ForwardForward(Rule):
         m *= np.float32(0.9)
         m += np.float32(0.1) * h[positive].mean(axis=0)
         n_pairs = len(h) / 2
-        dz[positive] += np.float32(2.0 * w / (self.params.temperature * n_pairs)) * (m - m.mean())
+        dz[positive] += np.float32(2.0 * w / (self.params.temperature * h.shape[1] * n_pairs)) * (m - m.mean())
 
     def update_first_layer(self, net: FFNet, x: np.ndarray, xproj: np.ndarray, sqx: np.ndarray,
                            e: np.ndarray, positive: np.ndarray, lr: float) -> tuple[np.ndarray, np.ndarray]:
@@ -389,6 +401,7 @@ class ForwardForward(Rule):
         """Train on ``x`` ``(n, n_in)``, ``y`` ``(n,)`` in batches; reward = readout ``log p(y)`` (nat)."""
         self._optimisers(net)
         x, y = np.asarray(x, np.float32), np.asarray(y, np.int64)
+        x = random_shift(x, rng, self.params.shift_pixels)
         rewards = np.empty(len(x), np.float64)
         for start in range(0, len(x), self.batch_size):
             stop = min(start + self.batch_size, len(x))

@@ -17,7 +17,11 @@ signal, only a stochastic choice and a scalar reward.
 
   ``R̄`` is a running average of the reward (:class:`~neuro_grlu.hebbian.RewardBaseline`,
   rate ``baseline_alpha``, starting at chance ``1 / n_out``); within a batch every example uses
-  the ``R̄`` from before the batch, which is then advanced example by example.
+  the ``R̄`` from before the batch, which is then advanced example by example. With
+  ``weight_decay`` λ the readout first shrinks, ``W_out, b_out *= 1 − lr·λ``, per batch: pure
+  Hebbian growth otherwise makes the logits, and so the policy, ever more deterministic, and
+  the confidently wrong examples stop being explored (on MNIST, 20k examples × 3 epochs:
+  72% without decay, 80% with λ = 0.01).
 
 The readout update depends only on (features, labels): :func:`readout_step` can train a
 readout on top of any frozen feature extractor (e.g. a cortex model feeding a hippocampal

@@ -336,7 +336,8 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
                                                   when="end", name="mon_weights*")
     if "detector" in out.groups:
         out.monitors["scheduled"] = b2.SpikeMonitor(out.groups["detector"], name="mon_scheduled*")
-        out.monitors["rewards"] = b2.SpikeMonitor(out.groups["timers"], name="mon_rewards*")
+        if rw.kind == "distal":  # with kind "none" the timers run but release nothing
+            out.monitors["rewards"] = b2.SpikeMonitor(out.groups["timers"], name="mon_rewards*")
     elif "reward_source" in out.groups:
         out.monitors["rewards"] = b2.SpikeMonitor(out.groups["reward_source"], name="mon_rewards*")
     objects += list(out.monitors.values())

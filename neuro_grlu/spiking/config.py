@@ -31,7 +31,14 @@ from typing import Any
 from ..config import apply_overrides, load_raw
 from ..errors import ConfigError
 from ..params import ParamSet, from_dict, param
-from .neurons import IZHIKEVICH_PRESETS
+
+#: Izhikevich (2003) parameters: a (1/ms), b (1/ms), c = v_reset (mV), d = u_jump (mV).
+IZHIKEVICH_PRESETS = {
+    "RS": dict(a=0.02, b=0.2, v_reset_mV=-65.0, u_jump_mV=8.0),   # regular spiking (excitatory)
+    "FS": dict(a=0.1, b=0.2, v_reset_mV=-65.0, u_jump_mV=2.0),    # fast spiking (inhibitory)
+    "IB": dict(a=0.02, b=0.2, v_reset_mV=-55.0, u_jump_mV=4.0),   # intrinsically bursting
+    "CH": dict(a=0.02, b=0.2, v_reset_mV=-50.0, u_jump_mV=2.0),   # chattering
+}
 
 TABLES = ("kind", "name", "description", "simulation", "populations", "input", "projections",
           "plasticity", "dopamine", "reward", "recording", "protocol")

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from brian2 import ExplicitStateUpdater
 
 from ..errors import ConfigError
+from .config import IZHIKEVICH_PRESETS  # noqa: F401  (re-exported)
 
 #: Izhikevich's integration: two explicit Euler half-steps per time step (his
 #: ``v += 0.5*(...)`` twice, "for numerical stability"). Unlike his code, ``u`` is also
@@ -47,13 +48,6 @@ IZHIKEVICH_HALF_STEPS = ExplicitStateUpdater(
     """
 )
 
-#: Izhikevich (2003) parameters: a (1/ms), b (1/ms), c = v_reset (mV), d = u_jump (mV).
-IZHIKEVICH_PRESETS = {
-    "RS": dict(a=0.02, b=0.2, v_reset_mV=-65.0, u_jump_mV=8.0),   # regular spiking (excitatory)
-    "FS": dict(a=0.1, b=0.2, v_reset_mV=-65.0, u_jump_mV=2.0),    # fast spiking (inhibitory)
-    "IB": dict(a=0.02, b=0.2, v_reset_mV=-55.0, u_jump_mV=4.0),   # intrinsically bursting
-    "CH": dict(a=0.02, b=0.2, v_reset_mV=-50.0, u_jump_mV=2.0),   # chattering
-}
 
 
 @dataclass(frozen=True)

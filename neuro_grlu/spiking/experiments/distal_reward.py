@@ -59,7 +59,8 @@ def summarize(run: Run, cap_fraction: float = 0.99) -> dict:
         "others_at_cap_final": int(np.count_nonzero(o1 >= cap_fraction * w_max)),
         "n_plastic": int(len(w1)),
         "rates_hz": rates,
-        "rewards": int(len(run.arrays.get("reward_t", []))),
+        # runs written before the fix recorded the idle timers of kind "none" as rewards
+        "rewards": int(len(run.arrays.get("reward_t", []))) if cfg["reward"]["kind"] != "none" else 0,
         "coincidences": int(len(run.arrays.get("scheduled_t", []))),
         "n_spikes": int(len(run.arrays.get("spike_t", []))),
         "realtime_factor": (duration / timing["timing_run_s"]) if timing.get("timing_run_s") else None,
