@@ -100,7 +100,8 @@ def _cmd_report(args) -> int:
 #: Short names of the information a rule uses (``Rule.uses``), for tables.
 USES_SHORT = {"global_reward": "reward", "local_activity": "local", "noise": "noise",
               "label_error": "label error", "random_feedback": "random feedback",
-              "weight_transport": "weight transport"}
+              "weight_transport": "weight transport", "local_loss": "local loss",
+              "label_embedding": "label embedding", "ensemble_covariance": "ensemble covariance"}
 
 
 def _uses(rule_name) -> str:
