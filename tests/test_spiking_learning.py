@@ -56,7 +56,7 @@ def test_rewarded_run_file_has_units_and_chunks(conditioning_runs):
 def _dopamine_only(rpe: bool):
     return {
         "kind": "spiking", "name": "critic",
-        "simulation": {"duration_s": 400.0, "dt_ms": 1.0, "chunk_s": 400.0, "seed": 2},
+        "simulation": {"duration_s": 400.0, "dt_ms": 5.0, "chunk_s": 400.0, "seed": 2},
         "populations": {"src": {"model": "poisson", "n": 1, "rate_hz": 0.0}},
         "dopamine": {"tau_d_ms": 200.0, "tonic": 0.0, "rpe": rpe, "tau_critic_s": 20.0},
         "reward": {"kind": "uncorrelated", "rate_hz": 2.0, "amount": 0.5},
