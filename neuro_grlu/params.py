@@ -22,9 +22,13 @@ from typing import Any
 from .errors import ConfigError
 
 
-def param(default, *, low=None, high=None, low_open=False, high_open=False, choices=None, doc=""):
-    """A dataclass field with a declared constraint (range or choices) and a one-line doc."""
-    meta = dict(low=low, high=high, low_open=low_open, high_open=high_open, choices=choices, doc=doc)
+def param(default, *, low=None, high=None, low_open=False, high_open=False, choices=None, at_most=None, doc=""):
+    """A dataclass field with a declared constraint (range or choices) and a one-line doc.
+
+    ``at_most="other"``: the value must not exceed that of field ``other`` (e.g. a schedule's
+    ``lr_min`` and ``lr_max``).
+    """
+    meta = dict(low=low, high=high, low_open=low_open, high_open=high_open, choices=choices, at_most=at_most, doc=doc)
     if isinstance(default, (list, tuple)):
         value = tuple(default)
         return field(default_factory=lambda: value, metadata=meta)
@@ -61,6 +65,11 @@ class ParamSet:
                 if isinstance(f.default, int) and not isinstance(f.default, bool) and value != int(value):
                     raise ConfigError(f"{label} must be a whole number (got {value})")
                 object.__setattr__(self, f.name, type(f.default)(value))
+        for f in dataclasses.fields(self):
+            other = f.metadata.get("at_most")
+            if other is not None and getattr(self, f.name) > getattr(self, other):
+                raise ConfigError(f"{type(self).__name__}.{f.name} ({getattr(self, f.name)}) must not exceed "
+                                  f"{other} ({getattr(self, other)})")
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in dataclasses.fields(self)}

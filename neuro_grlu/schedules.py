@@ -26,3 +26,11 @@ def schedule_value(kind: str, v_max: float, v_min: float, epoch: int, epochs: in
     else:
         raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)} (got {kind!r})")
     return float(v_min + (v_max - v_min) * frac)
+
+
+def scheduled(params, epoch: int, epochs: int, *names: str) -> dict[str, float]:
+    """``{name: value}`` for each ``name`` whose ``{name}_max``/``{name}_min`` fields of
+    ``params`` follow the ``params.schedule`` schedule, at 0-based ``epoch`` of ``epochs``."""
+    return {name: schedule_value(params.schedule, getattr(params, f"{name}_max"), getattr(params, f"{name}_min"),
+                                 epoch, epochs)
+            for name in names}

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..network import LN_EPS, Architecture, Network, topk_mask
 from ..params import ParamSet, param
-from ..schedules import SCHEDULES, schedule_value
+from ..schedules import SCHEDULES
 from .base import Rule, register
 
 FEEDBACK = ("transport", "random", "direct")
@@ -162,19 +162,12 @@ class BackpropParams(ParamSet):
 
     lr_max: float = param(0.005, low=0.0, low_open=True,
                           doc="learning rate at the start of the schedule (layer-normalised inputs have norm ~sqrt(width): keep it small)")
-    lr_min: float = param(0.0, low=0.0, doc="learning rate the schedule decays towards")
+    lr_min: float = param(0.0, low=0.0, at_most="lr_max", doc="learning rate the schedule decays towards")
     schedule: str = param("cosine", choices=SCHEDULES, doc="per-epoch learning-rate schedule")
     momentum: float = param(0.0, low=0.0, high=1.0, high_open=True, doc="heavy-ball momentum (0 = plain SGD)")
     weight_decay: float = param(0.0, low=0.0, doc="L2 penalty on weights (not biases), per step")
     feedback_scale: float = param(1.0, low=0.0, low_open=True,
                                   doc="FA/DFA: feedback matrices ~ N(0, scale^2/fan) (ignored by backprop)")
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.lr_min > self.lr_max:
-            from ..errors import ConfigError
-
-            raise ConfigError(f"{type(self).__name__}: lr_min ({self.lr_min}) must not exceed lr_max ({self.lr_max})")
 
 
 class _ErrorFeedbackRule(Rule):
@@ -201,10 +194,6 @@ class _ErrorFeedbackRule(Rule):
     @property
     def backward_passes_per_example(self) -> float:
         return 1.0
-
-    def hyper(self, epoch: int, epochs: int) -> dict[str, float]:
-        p = self.params
-        return {"lr": schedule_value(p.schedule, p.lr_max, p.lr_min, epoch, epochs)}
 
     def gradients(self, net: Network, x: np.ndarray, y: np.ndarray):
         """This rule's estimate of ``dL/d(W, b)`` for one batch, and the per-example reward."""

@@ -31,6 +31,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..network import Architecture, Network
 from ..params import ParamSet
+from ..schedules import scheduled
 
 #: What a rule may use, with the wording used in comparison tables.
 INFORMATION = {
@@ -81,6 +82,12 @@ class Rule:
         self.arch = arch
         self.batch_size = int(batch_size)
 
+    def require_plain_relu(self) -> None:
+        """ConfigError unless the network is a plain ReLU chain (no top-k, no readout skip)."""
+        if self.arch.activation != "relu" or self.arch.skip != "none":
+            raise ConfigError(f"rule {self.name} needs network.activation = \"relu\" and network.skip = \"none\" "
+                              f"(got {self.arch.activation!r}, {self.arch.skip!r})")
+
     def init_model(self, rng: np.random.Generator) -> Network:
         """A freshly initialised model (the shared MLP of :class:`Architecture` by default)."""
         return Network.init(self.arch, rng)
@@ -107,8 +114,13 @@ class Rule:
         return 0.0
 
     def hyper(self, epoch: int, epochs: int) -> dict[str, float]:
-        """Scheduled hyperparameters for 0-based ``epoch`` of ``epochs``."""
-        raise NotImplementedError
+        """Scheduled hyperparameters for 0-based ``epoch`` of ``epochs``.
+
+        By default ``lr`` (and ``sigma`` when the parameters declare ``sigma_max``) from the
+        ``*_max``/``*_min`` fields on ``params.schedule``; rules with more override this.
+        """
+        names = ("lr", "sigma") if hasattr(self.params, "sigma_max") else ("lr",)
+        return scheduled(self.params, epoch, epochs, *names)
 
     def train_chunk(
         self, net: Network, x: np.ndarray, y: np.ndarray, hyper: dict[str, float], rng: np.random.Generator

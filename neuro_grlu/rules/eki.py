@@ -46,10 +46,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import ConfigError
 from ..network import Architecture, Network, layer_norm, topk_mask
 from ..params import ParamSet, param
-from ..schedules import SCHEDULES, schedule_value
+from ..schedules import SCHEDULES
 from .base import Rule, register
 
 UPDATE_COLUMNS = 65536  # columns of the parameter matrix updated per block (bounds scratch memory)
@@ -174,16 +173,11 @@ class EKIParams(ParamSet):
 
     ensemble: int = param(100, low=2, doc="J: ensemble members (forward passes per example)")
     lr_max: float = param(1.0, low=0.0, low_open=True, doc="h: EKI step at the start of the schedule (gain uses Γ/h)")
-    lr_min: float = param(0.0, low=0.0, doc="step the schedule decays towards")
+    lr_min: float = param(0.0, low=0.0, at_most="lr_max", doc="step the schedule decays towards")
     schedule: str = param("constant", choices=SCHEDULES, doc="per-epoch schedule of h")
     noise_var: float = param(0.1, low=0.0, low_open=True, doc="γ: observation noise variance, Γ = γ·I")
     init_spread: float = param(1.0, low=0.0, low_open=True, doc="members θ_0 + spread·ξ_j, ξ_j He-normal")
     param_noise: float = param(0.0, low=0.0, doc="random-walk noise per step, in units of the He std (0 = pure EKI)")
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.lr_min > self.lr_max:
-            raise ConfigError(f"EKIParams: lr_min ({self.lr_min}) must not exceed lr_max ({self.lr_max})")
 
 
 @register
@@ -208,10 +202,6 @@ class EnsembleKalmanInversion(Rule):
     @property
     def backward_passes_per_example(self) -> float:
         return 0.0
-
-    def hyper(self, epoch: int, epochs: int) -> dict[str, float]:
-        p = self.params
-        return {"lr": schedule_value(p.schedule, p.lr_max, p.lr_min, epoch, epochs)}
 
     def step(self, ens: Ensemble, x: np.ndarray, y: np.ndarray, h: float, rng: np.random.Generator) -> np.ndarray:
         """One EKI step on a batch; returns the ensemble-mean ``log p_j(y)`` ``(B,)`` before it."""

@@ -44,7 +44,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..network import Architecture, Network, layer_norm, log_softmax_at
 from ..params import ParamSet, param
-from ..schedules import SCHEDULES, schedule_value
+from ..schedules import SCHEDULES
 from .base import Rule, register
 
 SHAPINGS = ("centered_rank", "none")
@@ -253,9 +253,9 @@ class ESParams(ParamSet):
 
     pairs: int = param(16, low=1, doc="antithetic weight-perturbation pairs per batch (P); 2P networks evaluated")
     lr_max: float = param(0.003, low=0.0, low_open=True, doc="learning rate in the first epoch (Adam: the per-step change of each weight)")
-    lr_min: float = param(0.0, low=0.0, doc="learning rate the schedule decays towards")
+    lr_min: float = param(0.0, low=0.0, at_most="lr_max", doc="learning rate the schedule decays towards")
     sigma_max: float = param(0.02, low=0.0, low_open=True, doc="weight perturbation standard deviation in the first epoch")
-    sigma_min: float = param(0.0, low=0.0, doc="perturbation standard deviation the schedule decays towards")
+    sigma_min: float = param(0.0, low=0.0, at_most="sigma_max", doc="perturbation standard deviation the schedule decays towards")
     schedule: str = param("cosine", choices=SCHEDULES, doc="per-epoch schedule of lr and sigma")
     shaping: str = param("centered_rank", choices=SHAPINGS, doc="fitness shaping: centred ranks over all 2P, or raw fitness")
     optimizer: str = param("adam", choices=OPTIMIZERS, doc="sgd: theta += lr*g; adam: Adam on g (Salimans et al.)")
@@ -263,11 +263,6 @@ class ESParams(ParamSet):
     beta1: float = param(0.9, low=0.0, high=1.0, high_open=True, doc="Adam first-moment decay")
     beta2: float = param(0.999, low=0.0, high=1.0, high_open=True, doc="Adam second-moment decay")
     adam_eps: float = param(1e-8, low=0.0, low_open=True, doc="Adam denominator epsilon")
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.lr_min > self.lr_max or self.sigma_min > self.sigma_max:
-            raise ConfigError("ESParams: lr_min/sigma_min must not exceed lr_max/sigma_max")
 
 
 @register
@@ -282,13 +277,6 @@ class ES(Rule):
         super().__init__(params, arch, batch_size)
         self.adam: AdamState | None = None
         self._noise: WeightNoise | None = None
-
-    def hyper(self, epoch: int, epochs: int) -> dict[str, float]:
-        p = self.params
-        return {
-            "lr": schedule_value(p.schedule, p.lr_max, p.lr_min, epoch, epochs),
-            "sigma": schedule_value(p.schedule, p.sigma_max, p.sigma_min, epoch, epochs),
-        }
 
     @property
     def forward_passes_per_example(self) -> float:

@@ -71,10 +71,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import ConfigError
 from ..network import Architecture
 from ..params import ParamSet, param
-from ..schedules import SCHEDULES, schedule_value
+from ..schedules import SCHEDULES
 from ._augment import image_side, random_shift
 from ._local_optim import Adam, SmoothedSGD
 from .base import Rule, register
@@ -234,7 +233,7 @@ class FFParams(ParamSet):
 
     optimizer: str = param("adam", choices=OPTIMIZERS, doc="adam: Adam per layer; sgd: Hinton's smoothed-gradient SGD (his lr 0.01 = 0.005 here)")
     lr_max: float = param(0.003, low=0.0, low_open=True, doc="learning rate of the FF layers at the start of the schedule")
-    lr_min: float = param(0.0, low=0.0, doc="learning rate the schedule decays towards")
+    lr_min: float = param(0.0, low=0.0, at_most="lr_max", doc="learning rate the schedule decays towards")
     schedule: str = param("cosine", choices=SCHEDULES, doc="per-epoch learning-rate schedule")
     momentum: float = param(0.9, low=0.0, high=1.0, high_open=True, doc="sgd: gradient smoothing s = m*s + (1-m)*g")
     readout_lr: float = param(0.001, low=0.0, low_open=True, doc="Adam learning rate of the softmax readout (scaled by the schedule)")
@@ -248,11 +247,6 @@ class FFParams(ParamSet):
     weight_decay: float = param(0.001, low=0.0, doc="decoupled weight decay of the FF layers: W *= 1 - lr*weight_decay per step")
     shift_pixels: int = param(0, low=0, high=4, doc="augmentation: shift each training image by up to this many pixels (0 = off)")
 
-    def __post_init__(self):
-        super().__post_init__()
-        if self.lr_min > self.lr_max:
-            raise ConfigError(f"FFParams: lr_min ({self.lr_min}) must not exceed lr_max ({self.lr_max})")
-
 
 @register
 class ForwardForward(Rule):
@@ -264,9 +258,7 @@ class ForwardForward(Rule):
 
     def __init__(self, params: FFParams, arch: Architecture, batch_size: int = 1):
         super().__init__(params, arch, batch_size)
-        if arch.activation != "relu" or arch.skip != "none":
-            raise ConfigError(f"rule ff needs network.activation = \"relu\" and network.skip = \"none\" "
-                              f"(got {arch.activation!r}, {arch.skip!r})")
+        self.require_plain_relu()
         if params.shift_pixels:
             image_side(arch.n_in, "rule ff")
         self.layer_opt: list = []
@@ -295,10 +287,6 @@ class ForwardForward(Rule):
     def backward_passes_per_example(self) -> float:
         """None: every layer's gradient is its own outer product."""
         return 0.0
-
-    def hyper(self, epoch: int, epochs: int) -> dict[str, float]:
-        p = self.params
-        return {"lr": schedule_value(p.schedule, p.lr_max, p.lr_min, epoch, epochs)}
 
     # ------------------------------------------------------------------ local updates
     def _optimisers(self, net: FFNet) -> None:

@@ -35,7 +35,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..network import Architecture, Network, layer_norm, log_softmax_at, topk_mask
 from ..params import ParamSet, param
-from ..schedules import SCHEDULES, schedule_value
+from ..schedules import SCHEDULES
 from .base import Rule, register
 
 BACKENDS = ("auto", "numba", "numpy", "tiled")
@@ -276,17 +276,12 @@ class GRLUParams(ParamSet):
 
     pairs: int = param(1, low=1, doc="antithetic noise pairs per example (N)")
     lr_max: float = param(0.1, low=0.0, low_open=True, doc="learning rate in the first epoch")
-    lr_min: float = param(0.0, low=0.0, doc="learning rate the schedule decays towards")
+    lr_min: float = param(0.0, low=0.0, at_most="lr_max", doc="learning rate the schedule decays towards")
     sigma_max: float = param(0.1, low=0.0, low_open=True, doc="noise standard deviation in the first epoch")
-    sigma_min: float = param(0.0, low=0.0, doc="noise standard deviation the schedule decays towards")
+    sigma_min: float = param(0.0, low=0.0, at_most="sigma_max", doc="noise standard deviation the schedule decays towards")
     schedule: str = param("cosine", choices=SCHEDULES, doc="per-epoch schedule of lr and sigma")
     normalize: str = param("none", choices=("none", "sigma2"), doc="'sigma2': divide the update by sigma^2")
     backend: str = param("auto", choices=BACKENDS, doc="auto (numba for one hidden layer, else numpy), numba, numpy, tiled")
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.lr_min > self.lr_max or self.sigma_min > self.sigma_max:
-            raise ConfigError("GRLUParams: lr_min/sigma_min must not exceed lr_max/sigma_max")
 
 
 @register
@@ -314,13 +309,6 @@ class GRLU(Rule):
         if self._stream is not None:
             self._stream.close()
             self._stream = None
-
-    def hyper(self, epoch: int, epochs: int) -> dict[str, float]:
-        p = self.params
-        return {
-            "lr": schedule_value(p.schedule, p.lr_max, p.lr_min, epoch, epochs),
-            "sigma": schedule_value(p.schedule, p.sigma_max, p.sigma_min, epoch, epochs),
-        }
 
     @property
     def chunk_size(self) -> int:

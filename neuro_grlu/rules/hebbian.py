@@ -39,11 +39,10 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import ConfigError
 from ..hebbian import RewardBaseline, reward_modulated_hebbian_update, sanger_update
 from ..network import Architecture, Network, layer_norm, log_softmax_at
 from ..params import ParamSet, param
-from ..schedules import SCHEDULES, schedule_value
+from ..schedules import SCHEDULES, schedule_value, scheduled
 from .base import Rule, register
 
 FEATURES = ("fixed", "sanger")
@@ -176,18 +175,13 @@ class RMHebbianParams(ParamSet):
     """Hyperparameters of :class:`RMHebbian` (see the module docstring)."""
 
     lr_max: float = param(0.01, low=0.0, low_open=True, doc="readout learning rate in the first epoch")
-    lr_min: float = param(0.0, low=0.0, doc="readout learning rate the schedule decays towards")
+    lr_min: float = param(0.0, low=0.0, at_most="lr_max", doc="readout learning rate the schedule decays towards")
     schedule: str = param("cosine", choices=SCHEDULES, doc="per-epoch schedule of lr (and of feature_lr, towards 0)")
     temperature: float = param(1.0, low=0.0, low_open=True, doc="policy temperature: a ~ softmax(logits / temperature)")
     baseline_alpha: float = param(0.01, low=0.0, low_open=True, high=1.0, doc="rate of the running mean reward R-bar (1/time constant in examples)")
     features: str = param("fixed", choices=FEATURES, doc="hidden layers: 'fixed' random, or 'sanger' (unsupervised GHA)")
     weight_decay: float = param(0.01, low=0.0, doc="readout decay: W_out, b_out -= lr * weight_decay * (W_out, b_out) per batch (bounds the logits, keeps exploring)")
     feature_lr: float = param(1e-4, low=0.0, doc="Sanger learning rate of the hidden layers in the first epoch (features = 'sanger')")
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.lr_min > self.lr_max:
-            raise ConfigError("RMHebbianParams: lr_min must not exceed lr_max")
 
 
 @register
@@ -206,7 +200,7 @@ class RMHebbian(Rule):
     def hyper(self, epoch: int, epochs: int) -> dict[str, float]:
         p = self.params
         return {
-            "lr": schedule_value(p.schedule, p.lr_max, p.lr_min, epoch, epochs),
+            **scheduled(p, epoch, epochs, "lr"),
             "feature_lr": schedule_value(p.schedule, p.feature_lr, 0.0, epoch, epochs),
             "temperature": p.temperature,
         }

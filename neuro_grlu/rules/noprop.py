@@ -74,7 +74,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..network import Architecture, layer_norm
 from ..params import ParamSet, param
-from ..schedules import SCHEDULES, schedule_value
+from ..schedules import SCHEDULES
 from ._augment import image_side, random_shift
 from ._local_optim import Adam
 from .base import Rule, register
@@ -265,16 +265,11 @@ class NoPropParams(ParamSet):
     eta: float = param(0.1, low=0.0, low_open=True, doc="η: weight of the denoising terms (the paper: 0.1)")
     z_width: int = param(64, low=1, doc="units of each block's layer that reads the noisy label z")
     lr_max: float = param(0.001, low=0.0, low_open=True, doc="Adam learning rate at the start of the schedule")
-    lr_min: float = param(0.0, low=0.0, doc="learning rate the schedule decays towards")
+    lr_min: float = param(0.0, low=0.0, at_most="lr_max", doc="learning rate the schedule decays towards")
     schedule: str = param("cosine", choices=SCHEDULES, doc="per-epoch learning-rate schedule")
     weight_decay: float = param(0.001, low=0.0, doc="decoupled (AdamW) weight decay (the paper: 1e-3)")
     inference: str = param("mean", choices=INFERENCE, doc="mean: deterministic chain from z_0 = 0; sample: add sqrt(c_t)*noise (fixed seed)")
     shift_pixels: int = param(0, low=0, high=4, doc="augmentation: shift each training image by up to this many pixels (0 = off)")
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.lr_min > self.lr_max:
-            raise ConfigError(f"NoPropParams: lr_min ({self.lr_min}) must not exceed lr_max ({self.lr_max})")
 
 
 @register
@@ -287,9 +282,7 @@ class NoProp(Rule):
 
     def __init__(self, params: NoPropParams, arch: Architecture, batch_size: int = 1):
         super().__init__(params, arch, batch_size)
-        if arch.activation != "relu" or arch.skip != "none":
-            raise ConfigError(f"rule noprop needs network.activation = \"relu\" and network.skip = \"none\" "
-                              f"(got {arch.activation!r}, {arch.skip!r})")
+        self.require_plain_relu()
         if params.shift_pixels:
             image_side(arch.n_in, "rule noprop")
         self.abar = alpha_bar_schedule(params.noise_schedule, params.blocks, params.alpha_bar_max)
@@ -328,10 +321,6 @@ class NoProp(Rule):
     def backward_passes_per_example(self) -> float:
         """``T`` backward passes, each inside one block only."""
         return float(self.params.blocks)
-
-    def hyper(self, epoch: int, epochs: int) -> dict[str, float]:
-        p = self.params
-        return {"lr": schedule_value(p.schedule, p.lr_max, p.lr_min, epoch, epochs)}
 
     # ------------------------------------------------------------------ training
     def noisy_labels(self, net: NoPropNet, t: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
