@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 out=benchmarks/results/rule-comparison
 mkdir -p "$out"
 models=("$@")
-[ ${#models[@]} -gt 0 ] || models=(backprop-mnist fa-mnist dfa-mnist grlu-mnist-pairs1 grlu-mnist-pairs16-relu grlu-mnist-pairs128 es-mnist hebbian-mnist)
+[ ${#models[@]} -gt 0 ] || models=(backprop-mnist fa-mnist dfa-mnist grlu-mnist-pairs1 grlu-mnist-pairs16-relu grlu-mnist-pairs128 es-mnist hebbian-mnist ff-mnist noprop-mnist eki-mnist)
 for m in "${models[@]}"; do
   cmd="neuro-grlu train $m --set training.alignment_every=10000 --out $out/$m.h5 --overwrite --no-progress"
   echo "\$ $cmd" | tee "$out/$m.log"

@@ -40,6 +40,8 @@ def _cmd_train(args) -> int:
         print(f"note: loaded {dataset.name} from {args.data} without checksum verification "
               f"({len(dataset.x_train)} train / {len(dataset.x_test)} test images)", flush=True)
     print(f"model {config.name}: {config.description}", flush=True)
+    if args.set:
+        print(f"  changed by --set: {', '.join(args.set)} (the run file stores the full configuration)", flush=True)
     print(f"training on {len(dataset.x_train) if not config.data.train_limit else config.data.train_limit} "
           f"{dataset.name} images, {config.training.epochs} epochs, seed {config.training.seed} -> {out}", flush=True)
     command = "neuro-grlu " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -130,11 +132,30 @@ def _cmd_rules(args) -> int:
 
 def _cmd_plot(args) -> int:
     from .io import read_run
-    from .plotting import plot_learning_curves
+    from .plotting import _save, fig_stdp_window, figure_names, plot_runs
 
+    names = [n for item in (args.figure or []) for n in item.split(",") if n]
+    json_files = [p for p in args.runs if Path(p).suffix.lower() == ".json"]
+    if json_files:  # STDP-window results as written by `neuro-grlu stdp-window` (JSON)
+        from .spiking.experiments.stdp_window import read_window
+
+        if len(args.runs) > 1:
+            raise NeuroGRLUError("plot one STDP-window result (.json) at a time")
+        if names and names != ["window"]:
+            raise NeuroGRLUError(f"an STDP-window result has one figure, 'window' (got {', '.join(names)})")
+        if args.list:
+            print(f"{args.runs[0]} (stdp-window): window")
+            return 0
+        result, ref_lag, ref_dw = read_window(args.runs[0])
+        print(_save(fig_stdp_window(result, ref_lag, ref_dw), args.out or Path(args.runs[0]).with_suffix(".png")))
+        return 0
     runs = [read_run(p) for p in args.runs]
-    out = args.out or str(Path(args.runs[0]).with_suffix(".png"))
-    print(plot_learning_curves(runs, out))
+    if args.list:
+        for run in runs:
+            print(f"{run.path} ({run.kind}): {', '.join(figure_names(run)) or 'none'}")
+        return 0
+    for path in plot_runs(runs, args.out, names or None):
+        print(path)
     return 0
 
 
@@ -219,9 +240,30 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=("markdown", "csv"), default="markdown")
     r.set_defaults(func=_cmd_report)
 
-    pl = sub.add_parser("plot", help="learning curves of one or more runs to PNG")
-    pl.add_argument("runs", nargs="+", help="run files (.h5)")
-    pl.add_argument("--out", help="PNG path (default: first run's name with .png)")
+    pl = sub.add_parser(
+        "plot", help="figures suited to the run kind (learning curves, raster, forgetting matrix, ...) as PNG",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Draw, from run files of one kind, the figures that suit it, as PNGs.",
+        epilog="figures by run kind (default: all the file's content supports; rate runs: curves):\n"
+               "  rate         curves     accuracy (%), training reward (nat), gradient alignment (degree) per epoch\n"
+               "               alignment  angle between the rule's update and the true gradient (degree), per layer\n"
+               "  spiking      raster     spikes, neuron index against time (s), first and last excerpt\n"
+               "               weights    chosen and tracked synaptic weights (mV), rewards, eligibility, against time (s)\n"
+               "               histogram  weight distribution of all plastic synapses over time and at start vs end\n"
+               "               dopamine   dopamine concentration (uM) against time (s), rewards marked\n"
+               "  continual    matrix     accuracy after each task on every task (%), class- and task-incremental\n"
+               "               forgetting forgetting per task (percentage points)\n"
+               "               fewshot    accuracy on new classes (%) against examples per class\n"
+               "  stdp-window  window     weight change (%) against spike timing (ms) vs Bi & Poo (1998);\n"
+               "                          also reads the .json written by `neuro-grlu stdp-window`\n"
+               "curves, alignment, forgetting and fewshot overlay several runs in one figure; the others draw\n"
+               "one figure per run. One figure goes to --out (default: first run's name with .png); several go\n"
+               "to <out without .png>-<figure>.png. Python: read_run(path).plot() (see docs/notebooks.md).")
+    pl.add_argument("runs", nargs="+", help="run files (.h5) of one kind, or one STDP-window result (.json)")
+    pl.add_argument("--figure", "-f", action="append", metavar="NAME",
+                    help="figure to draw (repeatable or comma-separated; default: all the content supports)")
+    pl.add_argument("--out", help="PNG path, or the prefix of several PNGs (default: first run's name)")
+    pl.add_argument("--list", action="store_true", help="list the figures each file can draw and exit")
     pl.set_defaults(func=_cmd_plot)
 
     i = sub.add_parser("inspect", help="everything a run file holds: config, versions, metrics, weights")

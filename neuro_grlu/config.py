@@ -114,7 +114,7 @@ def parse_config(raw: dict[str, Any], name: str = "custom") -> ModelConfig:
             or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden)):
         shown = list(hidden) if isinstance(hidden, tuple) else hidden
         raise ConfigError(f"network.hidden must be a list of positive integers, e.g. [256] (got {shown!r})")
-    return ModelConfig(
+    config = ModelConfig(
         name=str(raw.get("name", name)),
         description=str(raw.get("description", "")),
         data=from_dict(DataParams, raw.get("data"), "data"),
@@ -123,6 +123,10 @@ def parse_config(raw: dict[str, Any], name: str = "custom") -> ModelConfig:
         rule=from_dict(rule_cls.Params, rule_raw, f"rule ({rule_name})"),
         training=from_dict(TrainingParams, raw.get("training"), "training"),
     )
+    # Constructing the rule is cheap (no weights, no compilation) and runs its checks of the
+    # rule/architecture combination (e.g. FF needs plain ReLU), so a bad pair fails at load time.
+    config.make_rule(config.architecture()).close()
+    return config
 
 
 def models_dir() -> Path:

@@ -273,3 +273,12 @@ def test_models_dir_env(tmp_path, monkeypatch):
     monkeypatch.setenv("NEURO_GRLU_MODELS", str(tmp_path))
     assert available_models() == ["only"]
     assert load_model("only").name == "only"
+
+
+@pytest.mark.parametrize("rule", ["ff", "noprop"])
+def test_rule_architecture_mismatch_is_rejected_at_load(rule):
+    """A rule that cannot use the network fails when the definition is loaded, not mid-run."""
+    raw = _with("network", activation="topk", k=0.5)
+    raw["rule"] = {"name": rule}
+    msg = _error(raw)
+    assert "activation" in msg and "relu" in msg
