@@ -21,7 +21,8 @@ from neuro_grlu.plotting import plot_alignment, plt
 from neuro_grlu.rules import RULES
 
 #: Published anchors quoted in issue 5 (MNIST, this network size).
-ANCHORS = {"backprop": "≈98", "fa": "BP − ≤0.5", "dfa": "BP − ≤0.5", "grlu": "90 / 94.45 (1 / 128 pairs)"}
+ANCHORS = {"backprop": "≈98", "fa": "BP − ≤0.5", "dfa": "BP − ≤0.5", "grlu": "90 / 94.45 (1 / 128 pairs)",
+           "ff": "98.64 (4×2000, 60 ep.)", "noprop": "≈99.5 (conv; reprod. ≈99.0)"}
 
 
 def _rule_label(run) -> str:
@@ -31,7 +32,10 @@ def _rule_label(run) -> str:
         return f"GRLU, {rule['pairs']} pair{'s' if rule['pairs'] > 1 else ''}"
     if name == "es":
         return f"ES, {rule['pairs']} pairs"
-    return {"backprop": "backprop", "fa": "FA", "dfa": "DFA", "rm-hebbian": "3-factor Hebbian"}.get(name, name)
+    if name == "eki":
+        return f"EKI, {rule['ensemble']} members"
+    return {"backprop": "backprop", "fa": "FA", "dfa": "DFA", "rm-hebbian": "3-factor Hebbian",
+            "ff": "Forward-Forward", "noprop": "NoProp-DT"}.get(name, name)
 
 
 def _fmt_alignment(run) -> str:
@@ -43,26 +47,35 @@ def _fmt_alignment(run) -> str:
 
 def compare(folder: Path) -> str:
     runs = [read_run(p) for p in sorted(folder.glob("*.h5"))]
-    order = ["backprop", "fa", "dfa", "grlu", "es", "rm-hebbian"]
+    order = ["backprop", "fa", "dfa", "grlu", "es", "rm-hebbian", "ff", "noprop", "eki"]
     runs.sort(key=lambda r: (order.index(r.config["rule"]["name"]) if r.config["rule"]["name"] in order else 99,
                              r.config["rule"].get("pairs", 0)))
     lines = [f"# Rate rules side by side (`{folder}`)", "",
-             "MNIST 784-256-10, 10 epochs, seed 42, same example order, full 10,000-image test set. "
+             "MNIST, seed 42, same example order, full 10,000-image test set. Issue 5's rules: 784-256-10, "
+             "10 epochs; the other families (issue 8) run their own published-style network and epochs "
+             "(columns network and epochs). "
              "Alignment: mean angle (degrees) between the rule's update and the true gradient on 16 probe "
              "batches, per weight layer (hidden / output), at the end of training.", "",
-             "| rule | information used | batch | test % (final) | best test % | train % | anchor % | "
+             "| rule | information used | network | epochs | batch | test % (final) | best test % | train % | anchor % | "
              "alignment ° (hidden / output) | passes / example | samples/s | wall s | status |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for run in runs:
         m, name = run.metrics, run.config["rule"]["name"]
         cls = RULES.get(name)
         uses = ", ".join(u.replace("_", " ") for u in cls.uses) if cls else "-"
         cfg = parse_config(run.config, run.model)
-        rule = cfg.make_rule(cfg.architecture())
+        arch = cfg.architecture()
+        rule = cfg.make_rule(arch)
+        network = "-".join(str(n) for n in (arch.n_in, *arch.hidden, arch.n_out))
+        if name == "noprop":
+            network = f"{cfg.rule.blocks} blocks × {network}"
+        elif name == "eki":
+            network = f"{cfg.rule.ensemble} × {network}"
         fwd = f"{rule.forward_passes_per_example:g} + {rule.backward_passes_per_example:g} backward"
         sps = np.mean(m["samples_per_second"]) if run.epochs_completed else float("nan")
         lines.append(
-            f"| {_rule_label(run)} | {uses} | {run.config['training']['batch_size']} | "
+            f"| {_rule_label(run)} | {uses} | {network} | {run.config['training']['epochs']} | "
+            f"{run.config['training']['batch_size']} | "
             f"{100 * m['test_accuracy'][-1]:.2f} | {100 * max(m['test_accuracy']):.2f} | "
             f"{100 * m['train_accuracy'][-1]:.1f} | {ANCHORS.get(name, '-')} | {_fmt_alignment(run)} | {fwd} | "
             f"{sps:.0f} | {run.wall_time_s:.0f} | {run.status} {run.epochs_completed}/{run.epochs_planned} |")

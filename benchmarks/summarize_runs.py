@@ -10,16 +10,10 @@ import sys
 from pathlib import Path
 
 from neuro_grlu.io import read_run
+from neuro_grlu.results import PUBLISHED_GRLU
 
 #: Test accuracies (%) published with the original GRLU implementation (10 epochs, batch 1, seed 42).
-PUBLISHED = {
-    "grlu-mnist-pairs1": ("ReLU", "~90"),
-    "grlu-mnist-pairs16": ("top-k, k=0.5", "92.83"),
-    "grlu-mnist-pairs16-topk25": ("top-k, k=0.25", "92.52"),
-    "grlu-mnist-pairs128": ("ReLU", "94.45"),
-    "grlu-mnist-pairs128-topk50": ("top-k, k=0.5", "94.13"),
-    "grlu-mnist-deep128": ("2 hidden layers, skip", "~98"),
-}
+PUBLISHED = PUBLISHED_GRLU
 
 
 def describe(run) -> str:

@@ -44,7 +44,8 @@ def summarize(run: Run, cap_fraction: float = 0.99) -> dict:
     rates = {k[len("rate_"):-len("_hz")]: float(np.mean(v)) for k, v in run.metrics.items()
              if k.startswith("rate_")}
     timing = {k: float(run.arrays[k][0]) for k in ("timing_build_s", "timing_compile_s", "timing_run_s",
-                                                    "timing_total_s", "peak_memory_bytes", "peak_run_memory_bytes")
+                                                    "timing_total_s", "timing_run_cpu_s", "peak_memory_bytes",
+                                                    "peak_run_memory_bytes")
               if k in run.arrays}
     out = {
         "model": run.model, "target": cfg.get("target"), "seed": run.seed, "status": run.status,
@@ -74,95 +75,21 @@ def plot(run: Run, out_dir, prefix: str | None = None, control: Run | None = Non
 
     ``<prefix>-weight.png``   chosen-synapse weight (and eligibility) over time, rewards marked,
                               the control run's chosen synapse if given
-    ``<prefix>-hist.png``     weight histogram at start and end, the chosen synapse marked
+    ``<prefix>-hist.png``     weight distribution over time, and at start vs end with the chosen synapse marked
     ``<prefix>-raster.png``   spike raster of the first and the last `raster_excerpt_s`
     ``<prefix>-dopamine.png`` dopamine concentration over an excerpt around the first rewards
-    """
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    The figures are those of ``neuro-grlu plot`` (:mod:`neuro_grlu.plotting`).
+    """
+    from ...plotting import _save, fig_dopamine, fig_raster, fig_weight_histograms, fig_weights
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     prefix = prefix or run.model
-    cfg = run.config
-    w_max = cfg["plasticity"]["w_max"]
-    t, w, c = run.arrays["state_t"], run.arrays["tracked_w"], run.arrays["tracked_c"]
-    rewards = run.arrays.get("reward_t", np.zeros(0))
-    paths = []
-
-    fig, (ax, axc) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True, height_ratios=[3, 1])
-    ax.plot(t, w[:, 0], color="C0", lw=1.2, label="chosen synapse (rewarded)")
-    for k in range(1, w.shape[1]):
-        ax.plot(t, w[:, k], color="0.6", lw=0.5, label="other synapses (random sample)" if k == 1 else None)
-    if control is not None:
-        ax.plot(control.arrays["state_t"], control.arrays["tracked_w"][:, 0], color="C3", lw=1.0,
-                label="chosen synapse, control (no reward)")
-    ax.plot(rewards, np.full(len(rewards), -0.12 * w_max), "|", color="C2", ms=6, label="rewards")
-    ax.set_ylim(-0.2 * w_max, 1.05 * w_max)
-    ax.set_ylabel("weight (mV)")
-    ax.legend(loc="center right", fontsize=8)
-    ax.set_title(f"{run.model}: chosen synapse (seed {run.seed})")
-    axc.plot(t, c[:, 0], color="C1", lw=0.6)
-    axc.set_ylabel("eligibility c")
-    axc.set_xlabel("time (s)")
-    fig.tight_layout()
-    paths.append(out_dir / f"{prefix}-weight.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
-
-    edges = run.arrays["w_hist_edges"]
-    w0, w1 = run.weights["w_initial"], run.weights["w_final"]
-    chosen = int(run.arrays["tracked_synapses"][0])
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.hist(w0, bins=edges, histtype="step", color="0.5", label="start")
-    ax.hist(w1, bins=edges, histtype="stepfilled", alpha=0.5, color="C0", label=f"end ({run.metrics['time_s'][-1]:.0f} s)")
-    ax.plot([w1[chosen]], [1], "v", color="C3", ms=10, label=f"chosen synapse at end ({w1[chosen]:.2f})")
-    ax.set_yscale("log")
-    ax.set_xlabel("weight (mV)")
-    ax.set_ylabel("synapses")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    paths.append(out_dir / f"{prefix}-hist.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
-
+    paths = [_save(fig_weights(run, control=control), out_dir / f"{prefix}-weight.png"),
+             _save(fig_weight_histograms(run), out_dir / f"{prefix}-hist.png")]
     if "spike_t" in run.arrays and len(run.arrays["spike_t"]):
-        st, si = run.arrays["spike_t"], run.arrays["spike_i"]
-        length = cfg["recording"]["raster_excerpt_s"] or 1.0
-        end = float(run.metrics["time_s"][-1])
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-        for a, (lo, hi) in zip(axes, [(0.0, length), (end - length, end)]):
-            sel = (st >= lo) & (st < hi)
-            a.plot(st[sel], si[sel], ".", ms=1.5, color="k")
-            a.set_xlim(lo, hi)
-            a.set_xlabel("time (s)")
-            a.set_title(f"{lo:.0f}-{hi:.0f} s")
-        axes[0].set_ylabel("neuron (0-799 exc, 800-999 inh)")
-        fig.tight_layout()
-        paths.append(out_dir / f"{prefix}-raster.png")
-        fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
-
-    d = run.arrays["dopamine"]
-    if len(rewards):
-        lo = max(0.0, float(rewards[0]) - 5.0)
-    else:
-        lo = 0.0
-    sel = (t >= lo) & (t < lo + 60.0)
-    fig, ax = plt.subplots(figsize=(9, 3))
-    ax.plot(t[sel], d[sel], color="C2", lw=0.8)
-    rs = rewards[(rewards >= lo) & (rewards < lo + 60.0)]
-    ax.plot(rs, np.zeros(len(rs)), "x", color="C3", label="reward")
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("dopamine d")
-    ax.set_title("dopamine concentration (tonic level + decaying releases)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    paths.append(out_dir / f"{prefix}-dopamine.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+        paths.append(_save(fig_raster(run), out_dir / f"{prefix}-raster.png"))
+    paths.append(_save(fig_dopamine(run), out_dir / f"{prefix}-dopamine.png"))
     return paths
 
 

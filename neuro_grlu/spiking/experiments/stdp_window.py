@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -109,8 +110,9 @@ def protocol_config(raw: dict, name: str):
 
 
 def run_stdp_window(model: str = "stdp-window", *, out_dir=None, overrides=(), target: str = "runtime",
-                    data=None, plot: bool = True) -> dict:
-    """Run the pairing protocol and fit the window; writes CSV/JSON/PNG into `out_dir` if given.
+                    data=None, plot: bool = True, command: str = "") -> dict:
+    """Run the pairing protocol and fit the window; writes CSV/JSON/PNG and a run file
+    (``<name>.h5``, kind ``"stdp-window"``, see :func:`write_run_file`) into `out_dir` if given.
 
     Returns
     -------
@@ -121,6 +123,7 @@ def run_stdp_window(model: str = "stdp-window", *, out_dir=None, overrides=(), t
     import brian2 as b2
     from brian2 import second
 
+    t_start = time.perf_counter()
     raw, name = load_raw(model)
     if overrides:
         raw = apply_nested_overrides(raw, list(overrides))
@@ -156,35 +159,87 @@ def run_stdp_window(model: str = "stdp-window", *, out_dir=None, overrides=(), t
         with open(out_dir / f"{name}.csv", "w") as f:
             f.write("lag_ms,dw_percent\n" + "".join(f"{a:.4f},{b:.4f}\n" for a, b in zip(lags, dw)))
         (out_dir / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+        write_run_file(result, out_dir / f"{name}.h5", ref_lag=ref_lag, ref_dw=ref_dw, definition=cfg.to_dict(),
+                       seed=cfg.simulation.seed, wall_time_s=time.perf_counter() - t_start, command=command)
         if plot:
             plot_window(result, ref_lag, ref_dw, out_dir / f"{name}.png")
     return result
 
 
 def plot_window(result: dict, ref_lag, ref_dw, path) -> Path:
-    """The simulated window over the reference points, with both fits."""
-    import matplotlib
+    """The simulated window over the reference points, with both fits, saved as a PNG
+    (:func:`neuro_grlu.plotting.fig_stdp_window`)."""
+    from ...plotting import _save, fig_stdp_window
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    return _save(fig_stdp_window(result, ref_lag, ref_dw), path)
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.axhline(0, color="0.8", lw=0.8)
-    ax.axvline(0, color="0.8", lw=0.8)
-    ax.plot(ref_lag, ref_dw, "s", mfc="none", color="0.4", label="Bi & Poo (1998), reconstructed from published fit")
-    lag = np.asarray(result["lags_ms"])
-    ax.plot(lag, result["dw_percent"], "o", color="C0", ms=4, label=f"model, {result['n_pairs']} pairs at {result['pair_rate_hz']:g} Hz")
-    s = np.linspace(-100, 100, 801)
-    for fit, color, label in ((result["fit"], "C0", "fit to model"), (result["data_fit"], "0.4", "fit to reference")):
-        y = np.where(s > 0, fit["a_plus"] * np.exp(-s / fit["tau_plus_ms"]), -fit["a_minus"] * np.exp(s / fit["tau_minus_ms"]))
-        ax.plot(s[s > 0], y[s > 0], "-", color=color, lw=1,
-                label=f"{label}: tau+ {fit['tau_plus_ms']:.1f} ms, tau- {fit['tau_minus_ms']:.1f} ms")
-        ax.plot(s[s < 0], y[s < 0], "-", color=color, lw=1)
-    ax.set_xlabel("spike timing t_post - t_pre (ms)")
-    ax.set_ylabel("change in synaptic weight (%)")
-    ax.set_title(f"STDP window: {result['model']}")
-    ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+
+#: Keys of the result dict (see :func:`run_stdp_window`) kept in a run file's configuration.
+_RESULT_KEYS = ("model", "n_pairs", "pair_rate_hz", "fit", "data_fit", "parameters", "dt_ms",
+                "axonal_delay_ms", "reference")
+
+
+def write_run_file(result: dict, path, *, ref_lag, ref_dw, definition: dict | None = None, seed: int = 0,
+                   wall_time_s: float = 0.0, command: str = "", overwrite: bool = True) -> Path:
+    """Store a window as a run file of kind ``"stdp-window"`` (``docs/run-file.md``).
+
+    One metrics row (the fitted ``tau_plus_ms``, ``tau_minus_ms`` (ms), ``a_plus``, ``a_minus`` (%)
+    of the model and ``data_*`` of the reference); arrays ``lags_ms``, ``target_lags_ms`` (ms),
+    ``dw_percent`` (%), ``reference_lag_ms`` and ``reference_dw_percent``; the configuration holds
+    the result's other keys and the protocol's full definition (``definition``).
+    """
+    from ...io import RunWriter
+
+    config = {"kind": "stdp-window", **{k: result[k] for k in _RESULT_KEYS if k in result},
+              "definition": definition or {}}
+    metrics = {**{k: result["fit"][k] for k in ("tau_plus_ms", "tau_minus_ms", "a_plus", "a_minus")},
+               **{f"data_{k}": result["data_fit"][k] for k in ("tau_plus_ms", "tau_minus_ms", "a_plus", "a_minus")}}
+    units = {k: ("ms" if k.endswith("_ms") else "%") for k in metrics}
+    with RunWriter(path, config=config, seed=seed, model=result["model"], kind="stdp-window", epochs_planned=1,
+                   command=command, overwrite=overwrite, metric_units=units) as writer:
+        writer.append_epoch(metrics, wall_time_s=wall_time_s)
+        writer.finish(arrays={"lags_ms": (np.asarray(result["lags_ms"], float), "ms"),
+                              "target_lags_ms": (np.asarray(result["target_lags_ms"], float), "ms"),
+                              "dw_percent": (np.asarray(result["dw_percent"], float), "%"),
+                              "reference_lag_ms": (np.asarray(ref_lag, float), "ms"),
+                              "reference_dw_percent": (np.asarray(ref_dw, float), "%")},
+                      wall_time_s=wall_time_s)
     return Path(path)
+
+
+def result_from_run(run) -> dict:
+    """The result dict of :func:`run_stdp_window` back from a ``"stdp-window"`` run file."""
+    out = {k: run.config[k] for k in _RESULT_KEYS if k in run.config}
+    for key in ("lags_ms", "target_lags_ms", "dw_percent"):
+        if key in run.arrays:
+            out[key] = run.arrays[key].tolist()
+    return out
+
+
+def read_window(path) -> tuple[dict, np.ndarray, np.ndarray]:
+    """A stored window: ``(result, reference lags in ms, reference changes in %)``.
+
+    Reads either the JSON written by ``neuro-grlu stdp-window`` (reference from its
+    ``reference`` CSV if that file exists, else ``data/bi_poo_1998.csv``) or a run file of kind
+    ``"stdp-window"``. Raises :class:`~neuro_grlu.errors.RunFileError` if neither.
+    """
+    from ...errors import RunFileError
+    from ...io import read_run
+
+    path = Path(path)
+    if path.suffix.lower() != ".json":
+        run = read_run(path)
+        if run.kind != "stdp-window":
+            raise RunFileError(f"run file {path} has kind {run.kind!r}, not 'stdp-window'")
+        return result_from_run(run), run.arrays.get("reference_lag_ms"), run.arrays.get("reference_dw_percent")
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise RunFileError(f"cannot read STDP-window result {path} ({exc}); pass the .json written by "
+                           "`neuro-grlu stdp-window`") from None
+    needed = ("model", "lags_ms", "dw_percent", "fit", "data_fit", "n_pairs", "pair_rate_hz")
+    if not isinstance(result, dict) or any(k not in result for k in needed):
+        raise RunFileError(f"{path} is not an STDP-window result (needs keys {', '.join(needed)})")
+    ref = Path(result.get("reference") or DATA)
+    ref_lag, ref_dw = read_reference(ref if ref.is_file() else None)
+    return result, ref_lag, ref_dw
