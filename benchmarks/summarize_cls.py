@@ -59,6 +59,25 @@ def main(run_dir, out_dir):
         plot(sel, out_dir / f"{seq}-matrices.png", seq)
         if fs:
             plot_fewshot(fs, out_dir / "fewshot.png")
+    readout = {k.split("--", 1)[1]: r for k, r in runs.items() if k.startswith("readout--")}
+    if readout:
+        lines += ["## readout at scale: all ten digits as one task, the full test set", "",
+                  "Accuracy on the test images after one pass over the training images; simulated and wall "
+                  "milliseconds per image of the spiking network (training / evaluation).", "",
+                  "| system | train images | test images | test accuracy | sim ms/img train | wall ms/img train "
+                  "| sim ms/img test | wall ms/img test | wall s |", "|---|---|---|---|---|---|---|---|---|"]
+        for name, r in readout.items():
+            w = r.weights
+            n_tr = int(r.config["protocol"]["train_limit_per_task"]) or "all"
+            n_te = int(r.config["protocol"]["test_limit"]) or 10000
+
+            def ms(key):
+                return f"{float(np.ravel(w[key])[0]):.1f}" if key in w else "-"
+            lines.append(f"| {name} | {n_tr} | {n_te} | **{pct(r.arrays['accuracy_matrix_class'][-1, 0])}** | "
+                         f"{ms('hippocampus_train_sim_ms_per_example')} | {ms('hippocampus_train_wall_ms_per_example')} | "
+                         f"{ms('hippocampus_eval_sim_ms_per_example')} | {ms('hippocampus_eval_wall_ms_per_example')} | "
+                         f"{r.wall_time_s:.0f} |")
+        lines.append("")
     (out_dir / "tables.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

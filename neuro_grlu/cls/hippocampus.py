@@ -31,7 +31,9 @@ Rate learner :class:`RateHebbian`:
    scoring, so a class learnt later does not win by having larger weights.
 
 :class:`PrototypeHebbian` — label-gated competitive Hebbian units (several per class), see its
-docstring. A Brian2 spiking R-STDP learner behind the same interface is not written yet.
+docstring. :class:`~neuro_grlu.cls.spiking_hippocampus.SpikingRSTDP` (``"spiking-rstdp"``) is the
+Brian2 spiking network with reward-modulated STDP and a dopamine reward-prediction error behind
+the same interface (its module imports Brian2 only when a network is built).
 """
 
 from __future__ import annotations
@@ -45,12 +47,14 @@ from ..hebbian import RewardBaseline, reward_modulated_hebbian_update
 from ..network import layer_norm, topk_count, topk_mask
 from ..params import ParamSet, from_dict, param
 from ..rules.hebbian import one_hot, policy_probs, sample_actions
+from .spiking_hippocampus import SpikingRSTDP, SpikingRSTDPParams
 from .tasks import masked_predict
 
 USES = {
     "global_reward": "one global scalar reward per example",
     "local_activity": "pre- and postsynaptic activity at the synapse",
     "label_at_output": "the label clamps the output units (supervised Hebbian / prototype)",
+    "own_decision": "the network's own decision (which population won) gates which synapses consolidate",
 }
 
 
@@ -237,7 +241,8 @@ class PrototypeHebbian:
 
 
 LEARNERS = {"rate-hebbian": (RateHebbian, RateHebbianParams),
-            "prototype-hebbian": (PrototypeHebbian, PrototypeHebbianParams)}
+            "prototype-hebbian": (PrototypeHebbian, PrototypeHebbianParams),
+            "spiking-rstdp": (SpikingRSTDP, SpikingRSTDPParams)}
 
 
 def learner_params(raw: dict) -> tuple[str, ParamSet]:
@@ -245,8 +250,7 @@ def learner_params(raw: dict) -> tuple[str, ParamSet]:
     raw = dict(raw or {})
     name = raw.pop("learner", "rate-hebbian")
     if name not in LEARNERS:
-        raise ConfigError(f"unknown hippocampus learner {name!r}; known: {', '.join(LEARNERS)} "
-                          "(the Brian2 spiking R-STDP hippocampus is not implemented yet)")
+        raise ConfigError(f"unknown hippocampus learner {name!r}; known: {', '.join(LEARNERS)}")
     return name, from_dict(LEARNERS[name][1], raw, f"hippocampus ({name})")
 
 

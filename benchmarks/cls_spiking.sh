@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Spiking hippocampus (issue 6, learner "spiking-rstdp"): Brian2 runtime (Cython) target, one
+# process at a time, one BLAS thread. Experiment 1 rows (split-MNIST, class-incremental) and
+# experiment 3 (readout at scale: all ten digits as one task, the full 10,000-image test set).
+# TRAIN=N sets the training images per task of the split-MNIST rows (default 2000 of ~12,000:
+# the spiking network simulates 70 ms per image, ~30-40 ms of wall time on one shared core);
+# READOUT_TRAIN=N the training images of experiment 3 (default 10000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=benchmarks/results/cls/runs
+mkdir -p "$OUT"
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+TRAIN=${TRAIN:-2000}
+READOUT_TRAIN=${READOUT_TRAIN:-10000}
+run() {  # run NAME-FOR-FILE MODEL [--set ...]
+  local tag=$1 model=$2; shift 2
+  echo "== $tag"
+  neuro-grlu continual "$model" --out "$OUT/$tag.h5" --overwrite --no-progress "$@" 2>&1 \
+    | grep -v -e '^WARNING' -e '^ \[brian2' | tee "$OUT/$tag.log"
+}
+ALL='[[0,1,2,3,4,5,6,7,8,9]]'
+# experiment 3: readout at scale through the frozen GRLU cortex trained on all ten digits
+run "readout--cortex-grlu09-hippocampus-spiking" cls-cortex-grlu-hippocampus-spiking \
+    --set "protocol.tasks=$ALL" --set "protocol.train_limit_per_task=$READOUT_TRAIN" \
+    --set "cortex.classes=[0,1,2,3,4,5,6,7,8,9]"
+# experiment 1: class-incremental split-MNIST rows
+run "split-mnist--cortex-grlu04-hippocampus-spiking" cls-cortex-grlu-hippocampus-spiking \
+    --set "protocol.train_limit_per_task=$TRAIN"
+run "split-mnist--cortex-grlu04-hippocampus-spiking-bursts" cls-cortex-grlu-hippocampus-spiking \
+    --set "protocol.train_limit_per_task=$TRAIN" --set hippocampus.negative_rpe=0.0
+run "split-mnist--hippocampus-pixels-spiking" cls-hippocampus-pixels-spiking \
+    --set "protocol.train_limit_per_task=$TRAIN"
+python benchmarks/summarize_cls.py "$OUT" benchmarks/results/cls

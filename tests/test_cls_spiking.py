@@ -1,0 +1,143 @@
+"""The spiking hippocampus (Brian2, runtime/Cython target): learns a 2-class toy task with
+reward and not with the dopamine off, and obeys its defining equations (dopamine = reward −
+expected reward, weights change only while dopamine ≠ 0, eligibility decays with τ_c)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("brian2")
+
+from neuro_grlu.cls.config import parse_continual  # noqa: E402
+from neuro_grlu.cls.hippocampus import LEARNERS, learner_params, make_learner  # noqa: E402
+from neuro_grlu.cls.spiking_hippocampus import SpikingRSTDP, SpikingRSTDPParams, input_code  # noqa: E402
+from neuro_grlu.errors import ConfigError  # noqa: E402
+
+N_IN, BLOCK = 20, 100  # one input width and block size for every test: one compiled network shape
+
+
+def toy(n, seed):
+    """Two classes: inputs 0-9 (class 0) or 10-19 (class 1) at 1, background noise below 0.1."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    x = 0.1 * rng.random((n, N_IN)).astype(np.float32)
+    for k in range(n):
+        x[k, 10 * y[k] : 10 * y[k] + 10] += 1.0
+    return x, y
+
+
+def learner(**kw):
+    p = SpikingRSTDPParams(**{"n_per_class": 5, "block_images": BLOCK, "eta_per_s": 1.0, "critic": "running", **kw})
+    return SpikingRSTDP(p, N_IN, 2, trace_dopamine=True)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """The same network and example stream with the dopamine on and off."""
+    x, y = toy(300, 0)
+    xt, yt = toy(200, 1)
+    out = {}
+    for gain in (1.0, 0.0):
+        net = learner(dopamine_gain=gain)
+        w0 = net.W
+        acc0 = float(np.mean(net.predict(xt) == yt))
+        r = net.fit_online(x, y, np.random.default_rng(2))
+        out[gain] = dict(net=net, w0=w0, acc0=acc0, rewards=r, acc=float(np.mean(net.predict(xt) == yt)),
+                         trace=net.dopamine_trace(), y=y)
+    return out
+
+
+def test_learns_two_classes_with_reward_and_not_with_dopamine_off(trained):
+    on, off = trained[1.0], trained[0.0]
+    assert on["acc0"] < 0.75 and off["acc0"] < 0.75  # untrained: near chance
+    assert on["acc"] > 0.9, on["acc"]
+    assert np.mean(on["rewards"][-100:]) > 0.85
+    assert abs(off["acc"] - 0.5) < 0.2, off["acc"]  # a binomial(200, 1/2)-ish result, not learning
+    assert abs(np.mean(off["rewards"]) - 0.5) < 0.15
+    # class 0's population ends up preferring inputs 0-9, class 1's inputs 10-19
+    W = on["net"].W
+    assert W[:5, :10].mean() > W[:5, 10:].mean() and W[5:, 10:].mean() > W[5:, :10].mean()
+
+
+def test_weights_change_only_when_dopamine_is_nonzero(trained):
+    off = trained[0.0]
+    t, d, _ = off["trace"]
+    assert np.all(d == 0.0)
+    np.testing.assert_array_equal(off["net"].W, off["w0"])  # bit-identical: no dopamine, no change
+    assert np.abs(off["net"].eligibility()).max() > 0  # although STDP did write eligibility
+    on = trained[1.0]
+    assert np.abs(on["net"].W - on["w0"]).max() > 0.1
+
+
+def test_dopamine_is_reward_minus_expected_reward(trained):
+    """At each decision d jumps by gain·(R − R̄) and R̄ ← R̄ + α (R − R̄); between decisions
+    d decays with τ_d."""
+    on = trained[1.0]
+    p = on["net"].params
+    t, d, rbar = on["trace"]
+    y, rewards = on["y"], on["rewards"]
+    dt = p.dt_ms * 1e-3
+    # R-bar moves at every decision (R is 0 or 1, R-bar strictly between): one step per example
+    pos = np.flatnonzero(np.diff(rbar) != 0) + 1
+    assert len(pos) == len(y)
+    gaps = np.round(np.diff(t[pos]) / ((p.present_ms + p.rest_ms) * 1e-3), 6)
+    assert set(gaps) == {1.0, 2.0}  # one decision per slot; a block ends with one extra slot
+    rbar_before = np.concatenate([[rbar[pos[0] - 1]], rbar[pos[:-1]]])
+    rpe = rewards - rbar_before
+    np.testing.assert_allclose(rbar[pos], rbar_before + p.baseline_alpha * rpe, rtol=1e-6, atol=1e-9)
+    d_before = d[pos - 1] * np.exp(-dt / (p.tau_d_ms * 1e-3))  # decays over the decision step
+    np.testing.assert_allclose(d[pos] - d_before, p.dopamine_gain * rpe, rtol=1e-4, atol=1e-6)
+    # between decisions: exponential decay with tau_d
+    k = pos[5]
+    np.testing.assert_allclose(d[k + 1 : k + 10] / d[k : k + 9], np.exp(-dt / (p.tau_d_ms * 1e-3)), rtol=1e-6)
+
+
+def test_eligibility_decays_with_tau_c_and_silent_input_does_not_learn():
+    net = learner(dopamine_gain=0.0, tau_c_ms=40.0)
+    x, y = toy(20, 3)
+    net.fit_online(x, y, np.random.default_rng(0))
+    net._build()
+    c0 = net.eligibility()
+    assert np.abs(c0).max() > 0
+    # run a silent stretch in training mode: no spikes, so c only decays
+    g = net._groups
+    from neuro_grlu.cls.spiking_hippocampus import _codegen
+    with _codegen("runtime"):
+        net._set_mode(train=True)
+        net._load_block(np.zeros((1, N_IN), np.float32), None)
+        net._net.run(2 * net._slot, namespace={})
+    c1 = net.eligibility()
+    T = 2 * net.slot_ms
+    np.testing.assert_allclose(c1, c0 * np.exp(-T / 40.0), rtol=1e-5, atol=1e-12)
+    assert float(g["critic"].d[0]) == 0.0
+
+
+def test_input_code_is_a_normalised_rate_code():
+    x = input_code(np.array([[0.0, 2.0, 3.0, 0.0], [2.0, 2.0, 2.0, 2.0]], np.float32))
+    assert np.all(x >= 0)
+    np.testing.assert_allclose(x[0].sum(), 1.0, rtol=1e-6)
+    assert x[0, 2] > x[0, 1] > 0 and x[0, 0] == 0
+    np.testing.assert_array_equal(x[1], 0)  # a constant row carries no information: silent
+
+
+def test_registered_and_validated():
+    assert LEARNERS["spiking-rstdp"] == (SpikingRSTDP, SpikingRSTDPParams)
+    name, p = learner_params({"learner": "spiking-rstdp", "n_per_class": 3, "credit": "spikes"})
+    assert name == "spiking-rstdp" and p.n_per_class == 3
+    assert isinstance(make_learner(name, p, 7, 4), SpikingRSTDP)
+    for bad, match in [({"n_per_class": 0}, "n_per_class must be >= 1"),
+                       ({"negative_rpe": 2.0}, "negative_rpe must be <= 1.0"),
+                       ({"credit": "label"}, "credit must be one of"),
+                       ({"present_ms": 2.5}, "whole multiple of dt_ms"),
+                       ({"tau_c": 5}, "allowed: n_per_class")]:
+        with pytest.raises(ConfigError, match=match):
+            learner_params({"learner": "spiking-rstdp", **bad})
+    cfg = parse_continual({"kind": "continual", "system": "hippocampus",
+                           "hippocampus": {"learner": "spiking-rstdp", "present_ms": 40.0}}, "m")
+    assert cfg.hippocampus.present_ms == 40.0 and parse_continual(cfg.to_dict(), "m").to_dict() == cfg.to_dict()
+
+
+def test_labels_out_of_range_are_rejected():
+    with pytest.raises(ConfigError, match="labels must be in 0..1"):
+        learner().fit_online(np.zeros((2, N_IN), np.float32), np.array([0, 2]), np.random.default_rng(0))
