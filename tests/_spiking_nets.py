@@ -44,11 +44,11 @@ def pairing(pre_ms, post_ms, *, reward_s=(), amount=0.5, tonic=0.0, duration_s=2
     }
 
 
-def conditioning(*, reward: bool, duration_s=60.0, seed=5, input_kind="uniform"):
+def conditioning(*, reward: bool, duration_s=30.0, seed=5, input_kind="uniform"):
     """Tiny conditioning task: 10 Poisson inputs (2 Hz) -> 2 noisy Izhikevich RS neurons
-    (about 7 Hz), all synapses plastic (weight 1, cap 4, eta 25/s so that it learns within
-    a minute); the chosen synapse (input 0 -> output 0) starts at 0. Reward (0.5) follows
-    0.2-0.5 s after output 0 fires within 20 ms after input 0."""
+    (about 9 Hz), all synapses plastic (weight 1, cap 4, eta 50/s so that it learns within
+    half a minute); the chosen synapse (input 0 -> output 0) starts at 0. Reward (0.5)
+    follows 0.2-0.5 s after output 0 fires within 20 ms after input 0."""
     return {
         "kind": "spiking", "name": "conditioning",
         "simulation": {"duration_s": duration_s, "dt_ms": 1.0, "chunk_s": duration_s / 2, "seed": seed},
@@ -57,7 +57,7 @@ def conditioning(*, reward: bool, duration_s=60.0, seed=5, input_kind="uniform")
         "input": {"kind": input_kind, "amplitude_mV": 13.0, "offset_mV": 3.0},
         "projections": {"io": {"pre": "inp", "post": ["out"], "connectivity": "all", "weight": 1.0,
                                "delay_ms": 1.0, "plastic": True}},
-        "plasticity": {**copy.deepcopy(PLASTICITY), "eta_per_s": 25.0},
+        "plasticity": {**copy.deepcopy(PLASTICITY), "eta_per_s": 50.0},
         "dopamine": {"tau_d_ms": 200.0, "tonic": 0.002},
         "reward": {"kind": "distal" if reward else "none", "amount": 0.5, "projection": "io",
                    "chosen_pre": 0, "chosen_rank": 0, "chosen_w_init": 0.0, "window_ms": 20.0,

@@ -48,15 +48,15 @@ def test_rewarded_run_file_has_units_and_chunks(conditioning_runs):
     run = conditioning_runs[True]
     assert run.kind == "spiking" and run.epochs_completed == 2
     assert run.array_units["spike_t"] == "s" and run.metric_units["time_s"] == "s"
-    np.testing.assert_allclose(run.metrics["time_s"], [30.0, 60.0])
+    np.testing.assert_allclose(run.metrics["time_s"], [15.0, 30.0])
     assert np.all(np.diff(run.arrays["spike_t"]) >= 0)
-    assert run.arrays["tracked_w"].shape == (6000, run.arrays["tracked_synapses"].size)
+    assert run.arrays["tracked_w"].shape == (3000, run.arrays["tracked_synapses"].size)
 
 
 def _dopamine_only(rpe: bool):
     return {
         "kind": "spiking", "name": "critic",
-        "simulation": {"duration_s": 400.0, "dt_ms": 5.0, "chunk_s": 400.0, "seed": 2},
+        "simulation": {"duration_s": 400.0, "dt_ms": 10.0, "chunk_s": 400.0, "seed": 2},
         "populations": {"src": {"model": "poisson", "n": 1, "rate_hz": 0.0}},
         "dopamine": {"tau_d_ms": 200.0, "tonic": 0.0, "rpe": rpe, "tau_critic_s": 20.0},
         "reward": {"kind": "uncorrelated", "rate_hz": 2.0, "amount": 0.5},

@@ -44,6 +44,9 @@ from .plasticity import stdp_synapse
 #: Largest frozen-noise table (values) accepted for ``input.kind = "frozen_uniform"``.
 MAX_FROZEN_VALUES = 50_000_000
 FAR_FUTURE_S = 1e9
+#: Length of the table of pre-drawn reward delays (the k-th coincidence uses entry
+#: k mod this length; more than the coincidences of a one-hour run).
+DELAY_TABLE_SIZE = 1 << 18
 
 
 @dataclass
@@ -289,10 +292,15 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
         max_count = max(1000, int(duration_s * 1000.0 / max(rw.window_ms, 1.0)) + 1)
         max_count = min(max_count, 2_000_000)
         delays = rng.integers(lo, hi + 1, size=max_count) * sim.dt_ms
+        # a table of fixed length (the first max_count values repeated), so that the
+        # generated code does not depend on the duration: a standalone build reused for
+        # another duration recompiles main.cpp only
+        delays = np.resize(delays, DELAY_TABLE_SIZE)
         arm = b2.Synapses(detector, timers, dt=dt, name="timers_arm*",
-                          namespace=dict(delay_table=b2.TimedArray(delays * ms, dt=1 * ms), n_slots=k, step=dt),
+                          namespace=dict(delay_table=b2.TimedArray(delays * ms, dt=1 * ms), n_slots=k, step=dt,
+                                         n_table=DELAY_TABLE_SIZE),
                           on_pre="t_due_post = t_due_post + int(slot_post == count_pre % n_slots)*"
-                                 "(t - step + delay_table(count_pre*ms) - t_due_post)")
+                                 "(t - step + delay_table((count_pre % n_table)*ms) - t_due_post)")
         arm.connect()
         objects += [detector, seen_pre, seen_post, timers, arm]
         out.groups.update(detector=detector, timers=timers)

@@ -33,10 +33,12 @@ def _cmd_simulate(args) -> int:
           f"target {args.target} -> {out}", flush=True)
     command = "neuro-grlu " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     result = simulate(config, out=out, target=args.target, overwrite=args.overwrite,
-                      progress=not args.no_progress, command=command, build_dir=args.build_dir)
+                      progress=not args.no_progress, command=command, build_dir=args.build_dir,
+                      cache=not args.fresh_build, threads=args.threads)
     rates = ", ".join(f"{k} {v:.2f} Hz" for k, v in result.rates_hz.items())
     print(f"done: {result.simulated_s:g} s simulated; build {result.build_s:.1f} s, compile {result.compile_s:.1f} s, "
-          f"run {result.run_s:.1f} s (real-time factor {result.realtime_factor:.1f}), total {result.wall_s:.1f} s; "
+          f"run {result.run_s:.1f} s (CPU {result.run_cpu_s:.1f} s; real-time factor {result.realtime_factor:.1f}), "
+          f"total {result.wall_s:.1f} s; "
           f"peak memory {result.peak_memory_bytes / 2**20:.0f} MiB"
           + (f" (simulation alone {result.peak_run_memory_bytes / 2**20:.0f} MiB)" if result.peak_run_memory_bytes else "")
           + f"; {result.n_spikes} spikes ({rates}); run file {out}", flush=True)
@@ -54,8 +56,9 @@ def _cmd_simulate(args) -> int:
 def _cmd_stdp_window(args) -> int:
     from .experiments.stdp_window import run_stdp_window
 
+    command = "neuro-grlu " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     result = run_stdp_window(args.model, out_dir=args.out, overrides=list(args.set or []),
-                             target=args.target, data=args.data)
+                             target=args.target, data=args.data, command=command)
     fit = result["fit"]
     print(f"STDP window ({result['n_pairs']} pairs at {result['pair_rate_hz']:g} Hz, {len(result['lags_ms'])} lags): "
           f"fitted tau+ = {fit['tau_plus_ms']:.1f} ms, tau- = {fit['tau_minus_ms']:.1f} ms, "
@@ -78,7 +81,12 @@ def add_subcommands(sub) -> None:
     s.add_argument("--overwrite", action="store_true", help="replace an existing run file")
     s.add_argument("--target", choices=("runtime", "standalone", "numpy"), default="runtime",
                    help="Brian2 code generation: runtime (Cython, interactive/tests), standalone (C++, long runs), numpy")
-    s.add_argument("--build-dir", help="standalone build directory (default: a temporary directory)")
+    s.add_argument("--build-dir", help="standalone build directory (default: the build cache, "
+                   "~/.cache/neuro_grlu/standalone/<structure key>, or $NEURO_GRLU_CACHE_DIR/standalone/...)")
+    s.add_argument("--fresh-build", action="store_true",
+                   help="standalone: compile in a new temporary directory instead of the build cache")
+    s.add_argument("--threads", type=int, default=0, metavar="N",
+                   help="standalone: OpenMP threads (default 0 = single-threaded without OpenMP)")
     s.add_argument("--control", metavar="RUN", help="control run file to draw in the weight figure")
     s.add_argument("--no-plot", action="store_true", help="no summary and figures")
     s.add_argument("--no-progress", action="store_true", help="no progress lines")
@@ -86,7 +94,7 @@ def add_subcommands(sub) -> None:
 
     w = sub.add_parser("stdp-window", help="STDP pairing protocol on the model synapse vs Bi & Poo (1998)")
     w.add_argument("model", nargs="?", default="stdp-window", help="spiking model with the protocol (default stdp-window)")
-    w.add_argument("--out", default="runs/stdp-window", help="output directory (CSV, JSON, PNG)")
+    w.add_argument("--out", default="runs/stdp-window", help="output directory (CSV, JSON, PNG and the run file MODEL.h5)")
     w.add_argument("--set", action="append", metavar="TABLE.KEY=VALUE", help="override a key (repeatable)")
     w.add_argument("--target", choices=("runtime", "numpy"), default="runtime")
     w.add_argument("--data", help="reference CSV (default data/bi_poo_1998.csv)")

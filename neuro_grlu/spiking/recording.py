@@ -36,27 +36,45 @@ def _clear_state_monitor(mon) -> None:
     mon.resize(0)
 
 
-def spikes_in(mon, t0: float, t1: float, *, clear: bool):
-    """(i int32, t float64 s) of `mon`'s spikes with t0 <= t < t1 (all if clear)."""
-    i = np.array(mon.i[:], dtype=np.int32, copy=True)  # copies: clearing reuses the memory
-    t = np.array(mon.t_[:], dtype=np.float64, copy=True)
-    if clear:
-        _clear_spike_monitor(mon)
-        return i, t
-    sel = (t >= t0) & (t < t1)
-    return i[sel], t[sel]
+def spikes_in(mon, t0: float, t1: float, *, clear: bool, cache: dict | None = None):
+    """(i int32, t float64 s) of `mon`'s spikes with t0 <= t < t1 (all if clear).
+
+    Without `clear`, a dict passed as `cache` keeps the monitor's arrays after the first
+    call, so reading a long standalone run chunk by chunk copies them once (times are
+    sorted: each chunk is a slice).
+    """
+    key = (id(mon), "spikes")
+    if not clear and cache is not None and key in cache:
+        i, t = cache[key]
+    else:
+        i = np.array(mon.i[:], dtype=np.int32, copy=True)  # copies: clearing reuses the memory
+        t = np.array(mon.t_[:], dtype=np.float64, copy=True)
+        if clear:
+            _clear_spike_monitor(mon)
+            return i, t
+        if cache is not None:
+            cache[key] = (i, t)
+    a, b = np.searchsorted(t, [t0, t1], side="left")
+    return i[a:b], t[a:b]
 
 
-def states_in(mon, names, t0: float, t1: float, *, clear: bool):
-    """Sample times (s) and ``{name: values (n_samples, k)}`` of a StateMonitor in [t0, t1)."""
-    t = np.array(mon.t_[:], dtype=np.float64, copy=True)
-    values = {n: np.array(getattr(mon, n + "_") if hasattr(mon, n + "_") else getattr(mon, n), copy=True).T
-              for n in names}
-    if clear:
-        _clear_state_monitor(mon)
-        return t, values
-    sel = (t >= t0 - 1e-9) & (t < t1 - 1e-9)
-    return t[sel], {n: v[sel] for n, v in values.items()}
+def states_in(mon, names, t0: float, t1: float, *, clear: bool, cache: dict | None = None):
+    """Sample times (s) and ``{name: values (n_samples, k)}`` of a StateMonitor in [t0, t1)
+    (all if clear; `cache` as in :func:`spikes_in`)."""
+    key = (id(mon), "states", tuple(names))
+    if not clear and cache is not None and key in cache:
+        t, values = cache[key]
+    else:
+        t = np.array(mon.t_[:], dtype=np.float64, copy=True)
+        values = {n: np.array(getattr(mon, n + "_") if hasattr(mon, n + "_") else getattr(mon, n), copy=True).T
+                  for n in names}
+        if clear:
+            _clear_state_monitor(mon)
+            return t, values
+        if cache is not None:
+            cache[key] = (t, values)
+    a, b = np.searchsorted(t, [t0 - 1e-9, t1 - 1e-9], side="left")
+    return t[a:b], {n: v[a:b] for n, v in values.items()}
 
 
 class PeakMemory:

@@ -7,9 +7,13 @@ Code-generation targets
                time; after each chunk the monitors are drained into the run file's
                streams and cleared, so memory stays bounded however long the run.
 ``standalone`` Brian2's C++ standalone mode: the whole duration is generated as one C++
-               program, compiled (in a temporary build directory unless given) and run
-               once; the monitors' data are then written chunk by chunk. Much faster per
-               simulated second, but the program holds every recorded spike until it ends.
+               program, compiled and run once; the monitors' data are then written chunk
+               by chunk. Much faster per simulated second, but the program holds every
+               recorded spike until it ends. The build directory persists in a cache
+               keyed by the network's *structure* (:func:`standalone_cache_key`), so a
+               second run of the same network (another seed, duration or parameter
+               value) only regenerates the code, recompiles the files that changed
+               (usually ``main.cpp`` alone) and runs the program.
 ``numpy``      Brian2's runtime mode with the NumPy target (no compiler; slow; for tests).
 
 Each checkpoint row of the run file is one chunk (see ``METRICS``).
@@ -17,10 +21,15 @@ Each checkpoint row of the run file is one chunk (see ``METRICS``).
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import json
 import os
+import resource
 import shutil
 import tempfile
 import time
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +71,7 @@ class SimulationResult:
     peak_run_memory_bytes: int | None
     n_spikes: int
     rates_hz: dict = field(default_factory=dict)
+    run_cpu_s: float = float("nan")
 
     @property
     def realtime_factor(self) -> float:
@@ -69,7 +79,88 @@ class SimulationResult:
         return self.simulated_s / self.run_s if self.run_s > 0 else float("inf")
 
 
-def _setup_target(target: str, build_dir: Path | None):
+#: Maximum number of build directories per structure key (one per concurrent run).
+CACHE_SLOTS = 4
+
+
+def standalone_cache_root() -> Path:
+    """Root of the standalone build cache: ``$NEURO_GRLU_CACHE_DIR/standalone``, else
+    ``$XDG_CACHE_HOME/neuro_grlu/standalone``, else ``~/.cache/neuro_grlu/standalone``."""
+    if os.environ.get("NEURO_GRLU_CACHE_DIR"):
+        return Path(os.environ["NEURO_GRLU_CACHE_DIR"]) / "standalone"
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "neuro_grlu" / "standalone"
+
+
+def _structure(value):
+    """`value` with every number replaced by its type name (booleans and strings kept)."""
+    if isinstance(value, dict):
+        return {k: _structure(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return ["list", sorted({json.dumps(_structure(v), sort_keys=True) for v in value})]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    return type(value).__name__
+
+
+def standalone_cache_key(config: SpikingConfig, threads: int = 0) -> str:
+    """Hex key (16 digits) of the network's structure for the standalone build cache.
+
+    The key covers what decides *which* C++ files Brian2 generates (models, kinds,
+    flags, population and projection names), the Brian2 version, the compiler flags and
+    the number of OpenMP threads, but not numbers (sizes, time constants, seed,
+    duration): runs that differ only in numbers share a build directory, where Brian2
+    rewrites only the files whose content changed and ``make`` recompiles only those.
+    The key is a cache *slot*, not a correctness condition: whatever directory is used,
+    Brian2 regenerates every file from the current network before compiling.
+    """
+    import brian2 as b2
+
+    raw = config.to_dict()
+    raw.pop("description", None)
+    raw.pop("name", None)
+    raw.pop("protocol", None)
+    payload = {"structure": _structure(raw), "brian2": b2.__version__, "threads": int(threads),
+               "flags": list(b2.prefs.codegen.cpp.extra_compile_args_gcc),
+               "compiler": os.environ.get("CXX", "")}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@contextmanager
+def _cached_build_dir(key: str):
+    """Lock and yield ``<cache root>/<key>`` (or ``<key>-1`` ... if another process holds
+    it); a temporary directory (deleted afterwards) when every slot is busy."""
+    root = standalone_cache_root()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        root = None
+    for slot in range(CACHE_SLOTS if root is not None else 0):
+        d = root / (key if slot == 0 else f"{key}-{slot}")
+        try:
+            f = open(root / f"{d.name}.lock", "w")
+        except OSError:  # not writable: fall back to a temporary directory
+            break
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            continue
+        try:
+            d.mkdir(exist_ok=True)
+            yield d
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+            f.close()
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="neuro_grlu_standalone_"))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _setup_target(target: str, build_dir: Path | None, threads: int = 0):
     import brian2 as b2
 
     if target not in TARGETS:
@@ -79,6 +170,7 @@ def _setup_target(target: str, build_dir: Path | None):
         # Brian2's default is `make -j` (unbounded): dozens of compilers at once on a
         # shared machine. Use as many jobs as cores.
         b2.prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
+        b2.prefs.devices.cpp_standalone.openmp_threads = int(threads)
     else:
         b2.prefs.codegen.target = "cython" if target == "runtime" else "numpy"
 
@@ -89,6 +181,13 @@ def _teardown_target(target: str):
     if target == "standalone":
         b2.device.reinit()
         b2.set_device("runtime")
+        b2.prefs.devices.cpp_standalone.openmp_threads = 0
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of this process's finished children (the standalone program)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def _weights_now(built):
@@ -116,7 +215,8 @@ def _chunk_metrics(built, w, t_end, spikes, rewards, scheduled, dopa, wall) -> d
 
 
 def simulate(config: SpikingConfig, *, out, target: str = "runtime", overwrite: bool = False,
-             progress: bool = True, command: str = "", build_dir=None, log=print) -> SimulationResult:
+             progress: bool = True, command: str = "", build_dir=None, cache: bool = True,
+             threads: int = 0, log=print) -> SimulationResult:
     """Simulate `config` and write the run file `out`.
 
     Parameters
@@ -132,7 +232,14 @@ def simulate(config: SpikingConfig, *, out, target: str = "runtime", overwrite: 
     command : str
         Command line stored in the run file.
     build_dir : path-like, optional
-        Standalone build directory (default: a temporary directory, deleted afterwards).
+        Standalone build directory. Default: the build cache
+        (:func:`standalone_cache_root` / :func:`standalone_cache_key`) when `cache`,
+        else a temporary directory deleted afterwards.
+    cache : bool
+        Use (and fill) the persistent standalone build cache when `build_dir` is None.
+    threads : int
+        Standalone only: OpenMP threads (0 = no OpenMP, Brian2's default). Part of the
+        cache key.
     log : callable
         Receives progress lines.
 
@@ -150,19 +257,32 @@ def simulate(config: SpikingConfig, *, out, target: str = "runtime", overwrite: 
     if n_chunks < 1 or abs(n_chunks * sim.chunk_s - sim.duration_s) > 1e-9 * max(1.0, sim.duration_s):
         raise ConfigError(f"simulation.duration_s ({sim.duration_s}) must be a whole multiple of "
                           f"simulation.chunk_s ({sim.chunk_s})")
-    tmp_build = None
+    if threads < 0:
+        raise ConfigError(f"threads must be >= 0 (got {threads})")
+    if threads and target != "standalone":
+        raise ConfigError("threads (OpenMP) is only available with target standalone")
     if target == "standalone" and build_dir is None:
-        tmp_build = Path(tempfile.mkdtemp(prefix="neuro_grlu_standalone_"))
-        build_dir = tmp_build
+        with ExitStack() as stack:
+            if cache:
+                build_dir = stack.enter_context(_cached_build_dir(standalone_cache_key(config, threads)))
+                # keep the compiled program, not the (possibly large) recorded data
+                stack.callback(shutil.rmtree, build_dir / "results", ignore_errors=True)
+            else:
+                build_dir = Path(tempfile.mkdtemp(prefix="neuro_grlu_standalone_"))
+                stack.callback(shutil.rmtree, build_dir, ignore_errors=True)
+            return simulate(config, out=out, target=target, overwrite=overwrite, progress=progress,
+                            command=command, build_dir=build_dir, threads=threads, log=log)
     stored = config.to_dict()
     stored["target"] = target
+    if threads:
+        stored["openmp_threads"] = int(threads)
     units = {k: v[0] for k, v in METRICS.items()}
     descriptions = {k: v[1] for k, v in METRICS.items()}
     for name in config.model_populations:
         units[f"rate_{name}_hz"] = "1/s"
         descriptions[f"rate_{name}_hz"] = f"mean firing rate of population {name} in the chunk"
     t_start = time.perf_counter()
-    _setup_target(target, build_dir)
+    _setup_target(target, build_dir, threads)
     try:
         with PeakMemory() as mem, RunWriter(out, config=stored, seed=sim.seed, model=config.name, kind="spiking",
                                             epochs_planned=n_chunks, command=command, overwrite=overwrite,
@@ -191,29 +311,33 @@ def simulate(config: SpikingConfig, *, out, target: str = "runtime", overwrite: 
                 b2.device.build(directory=str(build_dir), compile=True, run=False)
                 compile_s = time.perf_counter() - t0
                 t0 = time.perf_counter()
+                cpu0 = _children_cpu()
                 with PeakMemory() as run_mem:
                     b2.device.run(directory=str(build_dir), with_output=progress)
                 run_s = time.perf_counter() - t0
+                run_cpu_s = _children_cpu() - cpu0
                 peak_run = run_mem.peak
                 snapshots = np.array(mons["weights"].w, copy=True).T if plastic else None  # (n_snap, n_syn)
                 if plastic:
                     w_initial = snapshots[0].copy()
             else:
-                run_s = 0.0
+                run_s = run_cpu_s = 0.0
                 peak_run = None
+            read_cache = {}  # standalone: each monitor's arrays are read once, then sliced per chunk
             for k in range(n_chunks):
                 a, b = k * chunk, (k + 1) * chunk
                 if target != "standalone":
-                    t0 = time.perf_counter()
+                    t0, cpu0 = time.perf_counter(), time.process_time()
                     built.net.run(chunk * second, namespace={})
                     wall = time.perf_counter() - t0
                     run_s += wall
+                    run_cpu_s += time.process_time() - cpu0
                     clear = True
                 else:
                     wall = run_s / n_chunks
                     clear = False
                 if "spikes" in mons:
-                    si, st = spikes_in(mons["spikes"], a, b, clear=clear)
+                    si, st = spikes_in(mons["spikes"], a, b, clear=clear, cache=read_cache)
                     writer.stream("spike_i", si)
                     writer.stream("spike_t", st, units="s")
                 else:
@@ -221,12 +345,12 @@ def simulate(config: SpikingConfig, *, out, target: str = "runtime", overwrite: 
                 n_spikes += len(si)
                 for name, (lo, hi) in built.offsets.items():
                     totals[name] += int(np.count_nonzero((si >= lo) & (si < hi)))
-                t_s, dvals = states_in(mons["dopamine"], ["d"], a, b, clear=clear)
+                t_s, dvals = states_in(mons["dopamine"], ["d"], a, b, clear=clear, cache=read_cache)
                 writer.stream("state_t", t_s, units="s")
                 writer.stream("dopamine", dvals["d"][:, 0])
                 if plastic:
                     names = ["w", "c"] if config.plasticity.modulation == "dopamine" else ["w"]
-                    _, svals = states_in(mons["synapses"], names, a, b, clear=clear)
+                    _, svals = states_in(mons["synapses"], names, a, b, clear=clear, cache=read_cache)
                     for n in names:
                         writer.stream(f"tracked_{n}", svals[n].astype(np.float32))
                     if target == "standalone":
@@ -241,11 +365,11 @@ def simulate(config: SpikingConfig, *, out, target: str = "runtime", overwrite: 
                     w_end = None
                 n_rew = n_sched = 0
                 if "rewards" in mons:
-                    _, rt = spikes_in(mons["rewards"], a, b, clear=clear)
+                    _, rt = spikes_in(mons["rewards"], a, b, clear=clear, cache=read_cache)
                     writer.stream("reward_t", rt, units="s")
                     n_rew = len(rt)
                 if "scheduled" in mons:
-                    _, ct = spikes_in(mons["scheduled"], a, b, clear=clear)
+                    _, ct = spikes_in(mons["scheduled"], a, b, clear=clear, cache=read_cache)
                     writer.stream("scheduled_t", ct, units="s")
                     n_sched = len(ct)
                 metrics = _chunk_metrics(built, w_end, b, si, n_rew, n_sched, dvals["d"][:, 0], wall)
@@ -265,15 +389,15 @@ def simulate(config: SpikingConfig, *, out, target: str = "runtime", overwrite: 
                 weights = {"w_initial": w_initial.astype(np.float32), "w_final": _weights_now(built).astype(np.float32)}
             wall_total = time.perf_counter() - t_start
             timing = {"timing_build_s": build_s, "timing_compile_s": compile_s, "timing_run_s": run_s,
+                      "timing_run_cpu_s": run_cpu_s, "load_average_end": os.getloadavg()[0],
                       "timing_total_s": wall_total, "peak_memory_bytes": float(mem.peak),
                       "peak_run_memory_bytes": float(peak_run if peak_run is not None else mem.peak)}
             writer.finish(weights=weights, arrays={k: np.array([v]) for k, v in timing.items()},
                           wall_time_s=wall_total)
     finally:
         _teardown_target(target)
-        if tmp_build is not None:
-            shutil.rmtree(tmp_build, ignore_errors=True)
     rates = {n: totals[n] / ((hi - lo) * sim.duration_s) for n, (lo, hi) in built.offsets.items()}
     return SimulationResult(path=Path(out), target=target, simulated_s=sim.duration_s, build_s=build_s,
                             compile_s=compile_s, run_s=run_s, wall_s=wall_total,
-                            peak_memory_bytes=mem.peak, peak_run_memory_bytes=peak_run, n_spikes=n_spikes, rates_hz=rates)
+                            peak_memory_bytes=mem.peak, peak_run_memory_bytes=peak_run, n_spikes=n_spikes, rates_hz=rates,
+                            run_cpu_s=run_cpu_s)
