@@ -113,6 +113,34 @@ def test_eligibility_decays_with_tau_c_and_silent_input_does_not_learn():
     assert float(g["critic"].d[0]) == 0.0
 
 
+def test_synaptic_scaling_keeps_each_neurons_norm(trained):
+    """normalize (default scaling 'l2', the rate learner's row_norm): learning moves weights between
+    inputs but each output neuron keeps the L2 norm of its incoming weights, so no population wins
+    by growing (with 'l1' and uniform [0, 2 w] initial weights, two of ten MNIST populations grew
+    their L2 norm and fired twice as much as the others)."""
+    on = trained[1.0]
+    n0, n1 = np.linalg.norm(on["w0"], axis=1), np.linalg.norm(on["net"].W, axis=1)
+    np.testing.assert_allclose(n1, n0, rtol=2e-2)
+    np.testing.assert_allclose(n0, np.sqrt(N_IN * 4 / 3), rtol=1e-5)  # w_spread = 1: E[w^2] = 4/3
+
+
+def test_l1_scaling_and_homeostatic_thresholds():
+    """scaling 'l1' keeps each neuron's weight sum; theta_plus_mv raises the winning population's
+    thresholds during training (so every population gets to win), frozen during evaluation."""
+    net = learner(scaling="l1", theta_plus_mv=0.5, tau_theta_s=100.0, w_spread=0.2)
+    w0 = net.W
+    np.testing.assert_allclose(w0.sum(axis=1), N_IN, rtol=1e-5)
+    assert 0.7 < w0.min() and w0.max() < 1.3  # w_init (1 +- w_spread), then rescaled to the sum
+    x, y = toy(100, 4)
+    r = net.fit_online(x, y, np.random.default_rng(0))
+    np.testing.assert_allclose(net.W.sum(axis=1), N_IN, rtol=2e-2)
+    assert np.abs(net.W - w0).max() > 0.01  # it learnt (weights moved) while keeping the sum
+    th = net.state_dict()["hippocampus_threshold_mV"].reshape(2, -1)
+    assert np.all(th > -50.0) and np.all(th < -50.0 + 0.5 * len(r))  # both populations won, raised and decayed
+    net.predict(x)
+    np.testing.assert_array_equal(net.state_dict()["hippocampus_threshold_mV"].reshape(2, -1), th)  # frozen
+
+
 def test_input_code_is_a_normalised_rate_code():
     x = input_code(np.array([[0.0, 2.0, 3.0, 0.0], [2.0, 2.0, 2.0, 2.0]], np.float32))
     assert np.all(x >= 0)
@@ -129,6 +157,7 @@ def test_registered_and_validated():
     for bad, match in [({"n_per_class": 0}, "n_per_class must be >= 1"),
                        ({"negative_rpe": 2.0}, "negative_rpe must be <= 1.0"),
                        ({"credit": "label"}, "credit must be one of"),
+                       ({"scaling": "l3"}, "scaling must be one of"),
                        ({"present_ms": 2.5}, "whole multiple of dt_ms"),
                        ({"tau_c": 5}, "allowed: n_per_class")]:
         with pytest.raises(ConfigError, match=match):
