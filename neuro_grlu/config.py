@@ -167,21 +167,25 @@ def load_raw(name_or_path: str) -> tuple[dict[str, Any], str]:
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``table.key=value`` overrides (value in TOML syntax, e.g. ``rule.pairs=16``)."""
+    """Apply ``table.key=value`` overrides, at any depth (``cortex.params.lr_max=0.05``,
+    ``populations.exc.n=100``); the value is TOML (``rule.pairs=16``, ``network.hidden=[64]``)
+    or a bare word (``network.activation=relu``). Returns a new dict; missing tables are created."""
     raw = copy.deepcopy(raw)
     for item in overrides:
         key, sep, value = item.partition("=")
-        table, dot, field = key.strip().partition(".")
-        if not sep or not table or not dot or not field:
+        parts = [p.strip() for p in key.split(".")]
+        if not sep or len(parts) < 2 or not all(parts):
             raise ConfigError(f"override {item!r} must look like table.key=value, e.g. rule.pairs=16")
         try:
             parsed = tomllib.loads(f"v = {value.strip()}")["v"]
         except tomllib.TOMLDecodeError:
             parsed = value.strip()  # a bare word such as relu
-        raw.setdefault(table, {})
-        if not isinstance(raw[table], dict):
-            raise ConfigError(f"override {item!r}: {table!r} is not a table")
-        raw[table][field] = parsed
+        node = raw
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {part!r} is not a table")
+        node[parts[-1]] = parsed
     return raw
 
 

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from neuro_grlu.cls.config import apply_nested_overrides, parse_continual
+from neuro_grlu.cls.config import parse_continual
+from neuro_grlu.config import apply_overrides
 from neuro_grlu.cls.cortex import train_cortex
 from neuro_grlu.cls.hippocampus import (
     PrototypeHebbian, PrototypeHebbianParams, RateHebbian, RateHebbianParams,
@@ -85,7 +86,7 @@ def test_config_errors(raw, match):
 
 
 def test_config_roundtrip_and_nested_overrides():
-    raw = apply_nested_overrides({**BASE}, ["protocol.tasks=\"halves\"", "hippocampus.prototypes_per_class=7"])
+    raw = apply_overrides({**BASE}, ["protocol.tasks=\"halves\"", "hippocampus.prototypes_per_class=7"])
     cfg = parse_continual(raw, "m")
     assert cfg.tasks == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]] and cfg.hippocampus.prototypes_per_class == 7
     assert parse_continual(cfg.to_dict(), "m").to_dict() == cfg.to_dict()

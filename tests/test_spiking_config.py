@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from neuro_grlu.errors import ConfigError
-from neuro_grlu.spiking.config import apply_nested_overrides, load_spiking, parse_spiking
+from neuro_grlu.config import apply_overrides
+from neuro_grlu.spiking.config import load_spiking, parse_spiking
 
 from _spiking_nets import conditioning
 
@@ -33,7 +34,7 @@ def test_distal_reward_model_is_izhikevich_2007():
 def test_nested_override():
     cfg = load_spiking("izhikevich-distal-reward", ["populations.exc.n=80", "simulation.duration_s=2"])
     assert cfg.populations["exc"].n == 80 and cfg.simulation.duration_s == 2.0
-    raw = apply_nested_overrides({"a": {}}, ["a.b.c=3"])
+    raw = apply_overrides({"a": {}}, ["a.b.c=3"])
     assert raw == {"a": {"b": {"c": 3}}}
 
 

@@ -20,8 +20,6 @@ allowed ones. ``--set table.key=value`` (and ``cortex.params.key=value``) overri
 
 from __future__ import annotations
 
-import copy
-import tomllib
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,31 +151,10 @@ def parse_continual(raw: dict[str, Any], name: str = "custom") -> ContinualConfi
                            cortex, hippo_name, hippo, slow)
 
 
-def apply_nested_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """``a.b.c=value`` overrides (value in TOML syntax) at any depth, e.g. ``cortex.params.lr_max=0.05``."""
-    raw = copy.deepcopy(raw)
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        parts = [p.strip() for p in key.split(".")]
-        if not sep or any(not p for p in parts):
-            raise ConfigError(f"override {item!r} must look like table.key=value, e.g. cortex.epochs=5")
-        try:
-            parsed = tomllib.loads(f"v = {value.strip()}")["v"]
-        except tomllib.TOMLDecodeError:
-            parsed = value.strip()
-        node = raw
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"override {item!r}: {p!r} is not a table")
-        node[parts[-1]] = parsed
-    return raw
-
-
 def load_continual(name_or_path: str, overrides: list[str] | None = None) -> ContinualConfig:
-    from ..config import load_raw
+    from ..config import apply_overrides, load_raw
 
     raw, name = load_raw(name_or_path)
     if overrides:
-        raw = apply_nested_overrides(raw, overrides)
+        raw = apply_overrides(raw, overrides)
     return parse_continual(raw, name)

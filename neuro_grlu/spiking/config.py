@@ -23,8 +23,6 @@ Unknown tables or keys, wrong types and impossible values raise
 
 from __future__ import annotations
 
-import copy
-import tomllib
 from dataclasses import dataclass
 from typing import Any
 
@@ -325,33 +323,9 @@ def parse_spiking(raw: dict[str, Any], name: str = "custom") -> SpikingConfig:
     )
 
 
-def apply_nested_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``a.b=value`` and deeper ``populations.exc.n=100`` overrides (value in TOML syntax)."""
-    raw = copy.deepcopy(raw)
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        parts = [p.strip() for p in key.split(".")]
-        if len(parts) <= 2:
-            raw = apply_overrides(raw, [item])
-            continue
-        if not sep or not all(parts):
-            raise ConfigError(f"override {item!r} must look like table.key=value, e.g. simulation.duration_s=60")
-        try:
-            parsed = tomllib.loads(f"v = {value.strip()}")["v"]
-        except tomllib.TOMLDecodeError:
-            parsed = value.strip()
-        node = raw
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"override {item!r}: {part!r} is not a table")
-        node[parts[-1]] = parsed
-    return raw
-
-
 def load_spiking(name_or_path: str, overrides: list[str] | None = None) -> SpikingConfig:
     """Load and validate a spiking definition (``models/NAME.toml`` or a path)."""
     raw, name = load_raw(name_or_path)
     if overrides:
-        raw = apply_nested_overrides(raw, overrides)
+        raw = apply_overrides(raw, overrides)
     return parse_spiking(raw, name)

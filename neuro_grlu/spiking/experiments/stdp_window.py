@@ -23,7 +23,8 @@ import numpy as np
 
 from ...config import load_raw
 from ...errors import ConfigError, DataError
-from ..config import apply_nested_overrides, parse_spiking
+from ...config import apply_overrides
+from ..config import parse_spiking
 
 DATA = Path(__file__).resolve().parents[3] / "data" / "bi_poo_1998.csv"
 
@@ -126,7 +127,7 @@ def run_stdp_window(model: str = "stdp-window", *, out_dir=None, overrides=(), t
     t_start = time.perf_counter()
     raw, name = load_raw(model)
     if overrides:
-        raw = apply_nested_overrides(raw, list(overrides))
+        raw = apply_overrides(raw, list(overrides))
     cfg, protocol, target_lags, delay_ms = protocol_config(raw, name)
     b2.prefs.codegen.target = "cython" if target == "runtime" else "numpy"
     from ..build import build_network
