@@ -14,6 +14,8 @@ from neuro_grlu.rules import get_rule
 from neuro_grlu.rules.backprop import BackpropParams, loss_gradient
 from neuro_grlu.rules.grlu import GRLU, GRLUParams
 
+from _synthetic import blobs, train_epochs
+
 ARCHS = [
     dict(hidden=(6,), activation="relu"),
     dict(hidden=(6, 5, 4), activation="relu", skip="readout"),
@@ -134,18 +136,9 @@ def test_backprop_is_fa_with_transposed_weights():
         np.testing.assert_allclose(b, d, rtol=1e-6)
 
 
-def _blobs(seed=5, n=3000, d=40, k=10, spread=1.0):
-    """Gaussian blobs: ``k`` classes in ``d`` dimensions, overlapping enough that errors persist."""
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(k, d)).astype(np.float32) * spread
-    labels = rng.integers(0, k, n)
-    x = (centers[labels] + rng.normal(size=(n, d))).astype(np.float32)
-    return x, labels
-
-
 @pytest.mark.parametrize("name", ["backprop", "fa", "dfa"])
 def test_rules_learn_and_fa_dfa_come_to_align_with_the_gradient(name):
-    x, y = _blobs()
+    x, y = blobs()
     arch = Architecture(n_in=40, hidden=(32, 32), n_out=10)
     rule = get_rule(name)(BackpropParams(lr_max=0.01), arch, batch_size=1)
     net = rule.init_model(np.random.default_rng(0))
@@ -153,9 +146,7 @@ def test_rules_learn_and_fa_dfa_come_to_align_with_the_gradient(name):
     probe_x, probe_y = x[:128], y[:128]
     before = net.accuracy(x[2500:], y[2500:])
     deg0, cos0 = measure_alignment(rule, net, probe_x, probe_y, hyper, None, 8)
-    for start in range(0, 2500, rule.chunk_size):
-        stop = min(start + rule.chunk_size, 2500)
-        rule.train_chunk(net, x[start:stop], y[start:stop], hyper, None)
+    train_epochs(rule, net, x, y, 1, None)  # hyper = rule.hyper(0, 1), as above
     after = net.accuracy(x[2500:], y[2500:])
     assert after > 0.9 and after > before + 0.5
     deg, cos = measure_alignment(rule, net, probe_x, probe_y, hyper, None, 8)
@@ -171,7 +162,7 @@ def test_rules_learn_and_fa_dfa_come_to_align_with_the_gradient(name):
 
 
 def test_grlu_alignment_is_measured_and_improves_with_pairs():
-    x, y = _blobs(n=200)
+    x, y = blobs(n=200)
     arch = Architecture(n_in=40, hidden=(16,), n_out=10)
     net = Network.init(arch, np.random.default_rng(0))
     cos = []
@@ -190,7 +181,7 @@ def test_layer_cosines():
 
 
 def test_momentum_and_weight_decay_change_the_step():
-    x, y = _blobs(n=64)
+    x, y = blobs(n=64)
     arch = Architecture(n_in=40, hidden=(8,), n_out=10)
     finals = []
     for kw in (dict(), dict(momentum=0.9), dict(weight_decay=0.01)):

@@ -13,6 +13,8 @@ from neuro_grlu.network import Architecture
 from neuro_grlu.rules.eki import (EKIParams, Ensemble, EnsembleKalmanInversion, apply_ensemble_update,
                                   eki_coefficients, ensemble_bytes)
 
+from _synthetic import blobs
+
 
 def _eki_run(theta, A, y, noise_var, step, iters):
     errors = []
@@ -81,18 +83,11 @@ def test_ensemble_forward_is_every_members_forward(arch_kw):
     assert ensemble_bytes(ens.n_params, 5, 4, sum(arch.hidden), 3) > sum(t.nbytes for t in ens.tensors())
 
 
-def _blobs(seed=5, n=3000, d=40, k=10):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(k, d)).astype(np.float32)
-    labels = rng.integers(0, k, n)
-    return (centers[labels] + rng.normal(size=(n, d))).astype(np.float32), labels
-
-
 @pytest.mark.parametrize("param_noise,floor", [(0.0, 0.4), (0.2, 0.9)])
 def test_eki_learns_a_synthetic_problem(param_noise, floor):
     """Pure EKI is confined to the 59-dimensional span of its 60 members (P = 826 here) and
     stays well below what the network can do; the random walk lifts that limit."""
-    x, y = _blobs()
+    x, y = blobs()
     arch = Architecture(n_in=40, hidden=(16,), n_out=10)
     rule = EnsembleKalmanInversion(EKIParams(ensemble=60, lr_max=1.0, noise_var=0.1, init_spread=0.5,
                                              param_noise=param_noise), arch, batch_size=50)

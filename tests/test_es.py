@@ -21,6 +21,8 @@ from neuro_grlu.rules.es import (
     shape_fitness,
 )
 
+from _synthetic import blobs as synthetic_blobs
+
 ARCHS = [
     dict(hidden=(7,), activation="relu"),
     dict(hidden=(6, 5), activation="relu", skip="readout"),
@@ -225,11 +227,7 @@ def test_expected_update_aligns_with_true_gradient():
 
 
 def blobs(seed=7, n=1500, d=20, k=4):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(k, d)).astype(np.float32) * 2
-    labels = rng.integers(0, k, n)
-    x = (centers[labels] + rng.normal(size=(n, d))).astype(np.float32)
-    return x, labels
+    return synthetic_blobs(seed, n, d, k, spread=2)
 
 
 def test_es_learns_a_small_problem():

@@ -13,13 +13,7 @@ from neuro_grlu.rules import get_rule
 from neuro_grlu.rules.forward_forward import (FFParams, ForwardForward, ff_loss_and_grad, goodness,
                                               label_matrix, rms_normalise)
 
-
-def _blobs(seed=5, n=3000, d=40, k=10):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(k, d)).astype(np.float32)
-    labels = rng.integers(0, k, n)
-    x = (centers[labels] + rng.normal(size=(n, d))).astype(np.float32)
-    return x - x.min(), labels  # non-negative, like pixels
+from _synthetic import blobs, train_epochs
 
 
 def _rule(hidden=(12, 10, 8), n_in=7, n_out=4, **kw):
@@ -112,7 +106,7 @@ def test_a_layer_step_changes_only_that_layers_weights(layer):
 
 def test_a_layers_update_does_not_depend_on_the_layers_above():
     """With random negatives, layer l's new weights are the same whatever the layers above hold."""
-    x, y = _blobs(n=64, d=7, k=4)
+    x, y = blobs(n=64, d=7, k=4, nonnegative=True)
     results = []
     for scramble in (False, True):
         rule, net = _rule(negatives="random")
@@ -142,18 +136,14 @@ def test_negative_labels_are_wrong_and_follow_the_prediction():
 
 @pytest.mark.parametrize("predict_with", ["goodness", "softmax"])
 def test_ff_learns_a_synthetic_problem(predict_with):
-    x, y = _blobs()
+    x, y = blobs(nonnegative=True)
     arch = Architecture(n_in=40, hidden=(64, 64), n_out=10)
     rule = get_rule("ff")(FFParams(optimizer="adam", lr_max=0.01, temperature=0.15, goodness_from=1,
                                    predict_with=predict_with, label_scale=10.0), arch, batch_size=50)
     net = rule.init_model(np.random.default_rng(0))
     rng = np.random.default_rng(1)
     before = net.accuracy(x[2500:], y[2500:])
-    rewards = []
-    for epoch in range(3):
-        for start in range(0, 2500, rule.chunk_size):
-            rewards.append(rule.train_chunk(net, x[start : start + rule.chunk_size], y[start : start + rule.chunk_size],
-                                            rule.hyper(epoch, 3), rng))
+    rewards = train_epochs(rule, net, x, y, 3, rng)
     after = net.accuracy(x[2500:], y[2500:])
     assert after > 0.85 and after > before + 0.5, (before, after)
     assert np.mean(rewards[-1]) > np.mean(rewards[0])  # log p(y) of the readout rises

@@ -19,6 +19,8 @@ from neuro_grlu.rules.hebbian import (
     sample_actions,
 )
 
+from _synthetic import blobs as synthetic_blobs
+
 
 def gaussian(eigenvalues, n, seed):
     """Zero-mean Gaussian samples with covariance V diag(eigenvalues) Vᵀ; returns (x, V) (V's columns in order)."""
@@ -150,10 +152,7 @@ def test_expected_update_is_the_mean_of_sampled_updates():
 
 
 def blobs(seed=7, n=3000, d=20, k=4):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(k, d)).astype(np.float32) * 2
-    labels = rng.integers(0, k, n)
-    return (centers[labels] + rng.normal(size=(n, d))).astype(np.float32), labels
+    return synthetic_blobs(seed, n, d, k, spread=2)
 
 
 def train_readout(x, y, k, reward_fn=None, seed=0, lr=0.05):

@@ -12,12 +12,7 @@ from neuro_grlu.network import Architecture, layer_norm
 from neuro_grlu.rules.noprop import (NoProp, NoPropParams, alpha_bar_schedule, loss_weights,
                                      posterior_coefficients, snr)
 
-
-def _blobs(seed=5, n=3000, d=40, k=10):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(k, d)).astype(np.float32)
-    labels = rng.integers(0, k, n)
-    return (centers[labels] + rng.normal(size=(n, d))).astype(np.float32), labels
+from _synthetic import blobs, train_epochs
 
 
 def _rule(hidden=(12, 9), n_in=7, n_out=4, **kw):
@@ -146,17 +141,13 @@ def test_a_blocks_update_reads_no_other_block_and_equals_training_blocks_one_by_
 
 
 def test_noprop_learns_a_synthetic_problem():
-    x, y = _blobs()
+    x, y = blobs()
     rule = NoProp(NoPropParams(blocks=4, z_width=16, lr_max=0.003), Architecture(n_in=40, hidden=(32,), n_out=10),
                   batch_size=32)
     net = rule.init_model(np.random.default_rng(0))
     rng = np.random.default_rng(1)
     before = net.accuracy(x[2500:], y[2500:])
-    rewards = []
-    for epoch in range(2):
-        for start in range(0, 2500, rule.chunk_size):
-            rewards.append(rule.train_chunk(net, x[start : start + rule.chunk_size], y[start : start + rule.chunk_size],
-                                            rule.hyper(epoch, 2), rng))
+    rewards = train_epochs(rule, net, x, y, 2, rng)
     after = net.accuracy(x[2500:], y[2500:])
     assert after > 0.85 and after > before + 0.5, (before, after)
     assert np.mean(rewards[-1]) > np.mean(rewards[0])
