@@ -303,3 +303,15 @@ def test_download_unknown_dataset(capsys, tmp_path):
     code, _, err = run_main(capsys, "download", "cifar10", "--dest", tmp_path)
     assert code == 2
     assert "cifar10" in assert_one_line_error(err)
+
+
+def test_train_echoes_set_overrides(capsys, tiny_mnist, tiny_model_toml, tmp_path):
+    """The definition's description is followed by the --set changes, so a log says what ran."""
+    out = tmp_path / "run.h5"
+    code, stdout, err = run_main(capsys, "train", tiny_model_toml, "--data", tiny_mnist, "--out", out,
+                                 "--set", "network.hidden=[8]", "--train-limit", "100", "--no-progress", "--no-plot")
+    assert code == 0, err
+    assert "changed by --set: network.hidden=[8]" in stdout
+    code, stdout, _ = run_main(capsys, "train", tiny_model_toml, "--data", tiny_mnist, "--out", out, "--overwrite",
+                               "--train-limit", "100", "--no-progress", "--no-plot")
+    assert code == 0 and "changed by --set" not in stdout
