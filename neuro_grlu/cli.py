@@ -62,25 +62,24 @@ def _fmt(v, pct=False):
 
 def _cmd_report(args) -> int:
     from .io import read_run
+    from .results import summary
 
     rows = []
     for path in args.runs:
         run = read_run(path)
+        row = summary(run)  # the same headline numbers as neuro_grlu.report()
         m = run.metrics
-        cfg = run.config
-        rule = cfg.get("rule", {})
-        net = cfg.get("network", {})
-        best = max(m["test_accuracy"]) if "test_accuracy" in m and len(m["test_accuracy"]) else None
-        last = m["test_accuracy"][-1] if "test_accuracy" in m and len(m["test_accuracy"]) else None
+        rule = run.config.get("rule", {})
+        net = run.config.get("network", {})
         sps = (sum(m["samples_per_second"]) / len(m["samples_per_second"])) if "samples_per_second" in m and len(m["samples_per_second"]) else None
-        align = run.arrays.get("alignment_deg")
-        align = "-" if align is None or not len(align) else "/".join(
-            "-" if a != a else f"{a:.0f}" for a in align[-1])
+        align = row.get("alignment_deg")
+        align = "-" if not align else "/".join("-" if a is None else f"{a:.0f}" for a in align)
         rows.append([
             run.model, rule.get("name", "-"), _uses(rule.get("name")), str(rule.get("pairs", "-")),
             net.get("activation", "-") + (f" k={net.get('k')}" if net.get("activation") == "topk" else ""),
             "x".join(map(str, net.get("hidden", []))), str(run.seed),
-            f"{run.epochs_completed}/{run.epochs_planned}", _fmt(last, True), _fmt(best, True), align,
+            f"{run.epochs_completed}/{run.epochs_planned}", _fmt(row.get("test_accuracy"), True),
+            _fmt(row.get("best_test_accuracy"), True), align,
             "-" if sps is None else f"{sps:.0f}", f"{run.wall_time_s:.0f}", run.status,
         ])
     header = ["run", "rule", "uses", "pairs", "activation", "hidden", "seed", "epochs", "test %", "best test %",
