@@ -170,3 +170,25 @@ def test_registered_and_validated():
 def test_labels_out_of_range_are_rejected():
     with pytest.raises(ConfigError, match="labels must be in 0..1"):
         learner().fit_online(np.zeros((2, N_IN), np.float32), np.array([0, 2]), np.random.default_rng(0))
+
+
+def test_wins_are_counted_and_consolidation_lowers_eta_per_win():
+    """Every training decision adds one win to the chosen population; with consolidation_wins = n0
+    each population's eta multiplier is 1 / (1 + wins / n0) (metaplasticity), so the same stream
+    moves the weights less the second time round; without it the multiplier stays 1."""
+    x, y = toy(100, 5)
+    net = learner(consolidation_wins=10.0)
+    r = net.fit_online(x, y, np.random.default_rng(0))
+    wins = net.state_dict()["hippocampus_wins"]
+    assert wins.sum() == np.sum(~np.isnan(r)) == len(y)  # one decision per example
+    assert np.all(wins > 0)
+    plasticity = np.asarray(net._groups["out"].plasticity[:]).reshape(2, -1)
+    np.testing.assert_allclose(plasticity, (1.0 / (1.0 + wins / 10.0))[:, None].repeat(5, axis=1), rtol=1e-6)
+    w1 = net.W
+    net.fit_online(x, y, np.random.default_rng(0))
+    step_first, step_second = np.abs(w1 - learner(consolidation_wins=10.0).W).sum(), np.abs(net.W - w1).sum()
+    assert step_second < 0.5 * step_first, (step_first, step_second)
+    plain = learner()
+    plain.fit_online(x, y, np.random.default_rng(0))
+    assert plain.state_dict()["hippocampus_wins"].sum() == len(y)
+    np.testing.assert_array_equal(np.asarray(plain._groups["out"].plasticity[:]), 1.0)

@@ -109,6 +109,7 @@ class SpikingRSTDPParams(ParamSet):
     w_init: float = param(1.0, low=0.0, doc="initial weights uniform in w_init (1 +- w_spread) (mV per input spike)")
     w_spread: float = param(1.0, low=0.0, high=1.0, doc="relative spread of the initial weights (1 = uniform in [0, 2 w_init])")
     w_max: float = param(3.0, low=0.0, low_open=True, doc="upper weight bound (mV); lower bound 0")
+    bias_mv: float = param(0.0, high=0.0, doc="tonic input to every output neuron (mV, added to I_syn; negative = tonic inhibition, sets the operating point relative to threshold)")
     w_inh: float = param(0.0, low=0.0, doc="lateral inhibition between populations (mV per spike, 0 = none)")
     a_plus: float = param(1.0, low=0.0, doc="LTP amplitude per pre-before-post pair (eligibility units)")
     a_minus: float = param(0.5, low=0.0, doc="LTD amplitude per post-before-pre pair")
@@ -116,6 +117,7 @@ class SpikingRSTDPParams(ParamSet):
     tau_minus_ms: float = param(20.0, low=0.0, low_open=True, doc="postsynaptic STDP trace time constant (ms)")
     tau_c_ms: float = param(50.0, low=0.0, low_open=True, doc="eligibility-trace time constant (ms)")
     eta_per_s: float = param(1.0, low=0.0, doc="dw/dt = eta c d (1/s)")
+    consolidation_wins: float = param(0.0, low=0.0, doc="metaplasticity: a population's eta is divided by 1 + wins / consolidation_wins, wins = its training decisions so far (0 = eta stays constant)")
     update_dt_ms: float = param(1.0, low=0.0, low_open=True, doc="grid on which w and c are updated (ms)")
     tau_d_ms: float = param(10.0, low=0.0, low_open=True, doc="dopamine decay time constant (ms)")
     dopamine_gain: float = param(1.0, low=0.0, doc="dopamine released per unit of reward-prediction error (0 = dopamine off)")
@@ -291,7 +293,8 @@ class SpikingRSTDP:
         self._build()
         out = {"hippocampus_W": self.W, "hippocampus_eligibility": self.eligibility(),
                "hippocampus_expected_reward": np.array([float(self._groups["critic"].Rbar[0])], np.float32),
-               "hippocampus_threshold_mV": np.asarray(self._groups["out"].v_th[:] / self._b2.mV, np.float32)}
+               "hippocampus_threshold_mV": np.asarray(self._groups["out"].v_th[:] / self._b2.mV, np.float32),
+               "hippocampus_wins": np.asarray(self._groups["out"].wins[::self.params.n_per_class], np.float32)}
         t = self.timing
         for k in ("train", "eval"):
             n = max(t[f"{k}_examples"], 1)
@@ -347,8 +350,10 @@ class SpikingRSTDP:
                               name="rstdp_input")
         homeo = p.theta_plus_mv > 0
         eqs = LIF_CURRENT.equations.replace("v_th : volt (constant)", "v_th : volt") if homeo else LIF_CURRENT.equations
+        ns["bias_mv"] = p.bias_mv
         ns["theta_decay"] = float(np.exp(-p.dt_ms / (1e3 * p.tau_theta_s)))
-        out = b2.NeuronGroup(self.n_out, eqs + "\nI_ext = 0*mV : volt\nchosen : 1\nwsum : 1\ncls : integer (constant)",
+        out = b2.NeuronGroup(self.n_out, eqs + "\nI_ext = bias_mv*mV : volt\nchosen : 1\nwsum : 1\nwins : 1\nplasticity : 1"
+                             "\ncls : integer (constant)",
                              threshold=LIF_CURRENT.threshold, reset=LIF_CURRENT.reset,
                              refractory=LIF_CURRENT.refractory, method=LIF_CURRENT.method, dt=dt,
                              namespace=ns, name="rstdp_output")
@@ -357,6 +362,7 @@ class SpikingRSTDP:
         out.v = -70 * mV
         out.cls = np.repeat(np.arange(C), M)
         out.chosen = 1.0
+        out.plasticity = 1.0  # eta multiplier, 1 / (1 + wins / consolidation_wins)
         plasticity = PlasticityParams(rule="additive", traces="all_to_all", a_plus=p.a_plus, a_minus=p.a_minus,
                                       tau_plus_ms=p.tau_plus_ms, tau_minus_ms=p.tau_minus_ms, w_min=0.0,
                                       w_max=p.w_max, modulation="dopamine", tau_c_ms=p.tau_c_ms,
@@ -380,7 +386,7 @@ class SpikingRSTDP:
         ratio = "sqrt(w_total/(wsum_post + 1e-12))" if l2 else "w_total/(wsum_post + 1e-12)"
         scale = f"*(1 + int(da != 0)*({ratio} - 1))" if p.normalize else ""
         syn.namespace["w_total"] = w_total
-        syn.run_regularly(f"w = clip((w + eta*update_dt*da*c*chosen_post){scale}, w_min, w_max)\n"
+        syn.run_regularly(f"w = clip((w + eta*update_dt*da*c*chosen_post*plasticity_post){scale}, w_min, w_max)\n"
                           "c = c*exp(-update_dt/tau_c)", dt=spec["update_dt"], when="end", name="rstdp_plastic_update")
         static = b2.Synapses(inp, out, model="w : 1", on_pre=LIF_CURRENT.on_pre_exc.format(w="w"),
                              delay=p.dt_ms * ms, dt=dt, namespace={}, name="rstdp_static")
@@ -436,6 +442,12 @@ class SpikingRSTDP:
             theta.connect("cls_post == i")
             out.run_regularly("v_th = -50*mV + (v_th + 50*mV)*theta_decay", when="end", name="rstdp_theta_decay")
             objects.append(theta)
+        # count each population's training decisions; metaplasticity: each win lowers its eta
+        meta = "\nplasticity_post = 1/(1 + wins_post/n0)" if p.consolidation_wins > 0 else ""
+        consolidate = b2.Synapses(decision, out, on_pre="wins_post += 1" + meta, dt=dt,
+                                  namespace=dict(n0=p.consolidation_wins), name="rstdp_wins")
+        consolidate.connect("cls_post == i")
+        objects.append(consolidate)
         self._mons = {"decisions": b2.SpikeMonitor(decision, name="rstdp_decisions"),
                       "spikes": b2.SpikeMonitor(out, name="rstdp_spikes")}
         if self.trace_dopamine:
@@ -443,7 +455,7 @@ class SpikingRSTDP:
                                                    name="rstdp_critic_trace")
         self._groups = dict(inp=inp, out=out, syn=syn, static=static, decision=decision, critic=critic)
         self._plastic = [syn, decision, tally, compare, critic, reward] + ([gate] if p.credit == "winner" else []) \
-            + ([theta] if homeo else [])
+            + ([theta] if homeo else []) + [consolidate]
         self._net = b2.Network(*objects, *self._mons.values(), name="rstdp_network")
         self.timing["build_wall_s"] += time.perf_counter() - t_build
 
