@@ -20,7 +20,7 @@ run() {  # run NAME-FOR-FILE MODEL [--set ...]
   local tag=$1 model=$2; shift 2
   echo "== $tag"
   neuro-grlu continual "$model" --out "$OUT/$tag.h5" --overwrite --no-progress "$@" 2>&1 \
-    | grep -v -e '^WARNING' -e '^ \[brian2' | tee "$OUT/$tag.log"
+    | grep --line-buffered -v -e '^WARNING' -e '^ \[brian2' | tee "$OUT/$tag.log"
 }
 ALL='[[0,1,2,3,4,5,6,7,8,9]]'
 # experiment 3: readout at scale through the frozen GRLU cortex trained on all ten digits

@@ -17,6 +17,12 @@ def pct(v):
     return "-" if v is None or not np.isfinite(v) else f"{100 * v:.1f}"
 
 
+def images(run):
+    """'all, all' or e.g. '1,000, 2,000': training images per task and test images of a run."""
+    pr = run.config["protocol"]
+    return ", ".join(f"{n:,}" if n else "all" for n in (pr.get("train_limit_per_task", 0), pr.get("test_limit", 0)))
+
+
 def main(run_dir, out_dir):
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     runs = {p.stem: read_run(p) for p in sorted(run_dir.glob("*.h5"))}
@@ -30,14 +36,14 @@ def main(run_dir, out_dir):
                   "average accuracy and average forgetting, in %.", ""]
         for scen in ("class", "task"):
             lines += [f"### {scen}-incremental", "",
-                      "| system | " + " | ".join(f"T{i + 1}" for i in range(T)) + " | average | forgetting | wall s |",
-                      "|---|" + "---|" * (T + 3)]
+                      "| system | " + " | ".join(f"T{i + 1}" for i in range(T)) + " | average | forgetting | train/task, test images | wall s |",
+                      "|---|" + "---|" * (T + 4)]
             for name, r in sel.items():
                 A = r.arrays[f"accuracy_matrix_{scen}"]
                 f = forgetting(A)
                 fm = float(np.nanmean(f)) if np.isfinite(f).any() else float("nan")
                 lines.append(f"| {name} | " + " | ".join(pct(a) for a in A[-1]) +
-                             f" | **{pct(average_accuracy(A))}** | {pct(fm)} | {r.wall_time_s:.0f} |")
+                             f" | **{pct(average_accuracy(A))}** | {pct(fm)} | {images(r)} | {r.wall_time_s:.0f} |")
             lines.append("")
         lines += ["### full class-incremental matrices (rows: after stage s; columns: task t)", ""]
         for name, r in sel.items():

@@ -192,3 +192,14 @@ def test_wins_are_counted_and_consolidation_lowers_eta_per_win():
     plain.fit_online(x, y, np.random.default_rng(0))
     assert plain.state_dict()["hippocampus_wins"].sum() == len(y)
     np.testing.assert_array_equal(np.asarray(plain._groups["out"].plasticity[:]), 1.0)
+
+
+def test_tonic_inhibition_sets_the_operating_point():
+    """bias_mv adds a constant input to every output neuron: strong tonic inhibition (-100 mV,
+    five times the 20 mV from rest to threshold) silences an output that fires without it."""
+    x, _ = toy(20, 6)
+    free, inhibited = learner().logits(x), learner(bias_mv=-100.0).logits(x)
+    assert free.max() >= 5.0  # spikes (plus the U(0, 0.5) tie-breaking jitter)
+    assert inhibited.max() < 0.5  # only the jitter: no spike
+    with pytest.raises(ConfigError, match="bias_mv must be <= 0"):
+        SpikingRSTDPParams(bias_mv=1.0)

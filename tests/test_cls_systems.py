@@ -120,3 +120,25 @@ def test_continual_run_writes_a_run_file(tiny_mnist, tmp_path):
     assert A.shape == (2, 2) and A[0, 1] == 0.0 and run.arrays["fewshot_accuracy"].shape == (1, 2)
     assert np.isfinite(run.arrays["forgetting_class"][0])
     assert "cortex_W0" in run.weights and "hippocampus_W" in run.weights
+
+
+def test_continual_cli_echoes_set_overrides(capsys, monkeypatch, tmp_path):
+    """The definition's description is followed by the --set changes (a log says what ran)."""
+    import neuro_grlu.cls.experiment as experiment
+    import neuro_grlu.data as data
+    from neuro_grlu.cli import main
+
+    seen = {}
+
+    def fake_run(cfg, dataset, **kw):  # the protocol itself is tested above; here only the CLI's lines
+        seen["cfg"] = cfg
+        return {"average_accuracy_class": 0.5, "average_accuracy_task": 0.75, "wall_time_s": 1.0}
+
+    monkeypatch.setattr(experiment, "run_continual", fake_run)
+    monkeypatch.setattr(data, "load_mnist", lambda *a, **k: None)
+    out = str(tmp_path / "r.h5")
+    assert main(["continual", "cls-cortex-grlu-hippocampus", "--out", out, "--set", "cortex.classes=[0,1,2]"]) == 0
+    stdout = capsys.readouterr().out
+    assert "changed by --set: cortex.classes=[0,1,2]" in stdout and seen["cfg"].cortex.classes == (0, 1, 2)
+    assert main(["continual", "cls-cortex-grlu-hippocampus", "--out", out]) == 0
+    assert "changed by --set" not in capsys.readouterr().out

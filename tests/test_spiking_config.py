@@ -71,3 +71,15 @@ def test_cli_user_errors_are_one_line(argv, needle, capsys, tmp_path):
     assert main(argv + (["--out", str(tmp_path / "x.h5")] if argv[0] == "simulate" else [])) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("neuro-grlu: error:") and needle in err and "\n" not in err
+
+
+@pytest.mark.parametrize("value", ["-1", "two"])
+def test_simulate_threads_rejected_before_anything_runs(value, capsys):
+    """A bad --threads is an argparse error (exit 2): nothing is printed on stdout, nothing runs."""
+    from neuro_grlu.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["simulate", "izhikevich-distal-reward", "--threads", value])
+    captured = capsys.readouterr()
+    assert exc.value.code == 2 and captured.out == ""
+    assert "argument --threads: must be a whole number >= 0" in captured.err.strip().splitlines()[-1]

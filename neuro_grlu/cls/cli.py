@@ -17,6 +17,8 @@ def _cmd_continual(args) -> int:
     cfg = load_continual(args.model, overrides)
     out = args.out or f"runs/{cfg.name}-seed{cfg.protocol.seed}.h5"
     print(f"model {cfg.name} ({cfg.system}): {cfg.description}", flush=True)
+    if args.set:  # the description is the definition's own: say what the overrides changed
+        print(f"  changed by --set: {', '.join(args.set)} (the run file stores the full configuration)", flush=True)
     print(f"tasks {cfg.tasks} -> {out}", flush=True)
     command = "neuro-grlu " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     s = run_continual(cfg, load_mnist(), out=out, overwrite=args.overwrite, progress=not args.no_progress,

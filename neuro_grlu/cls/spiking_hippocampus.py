@@ -64,6 +64,18 @@ Network (one ``brian2.Network``, built once, Cython runtime target)
   per win). A population that wins too often gets harder to fire, so every population gets
   to win, hence to learn (``credit = "winner"`` learns only from one's own decisions).
 
+* **Metaplasticity** (``consolidation_wins = n0 > 0``) — each population's η is divided by
+  ``1 + wins / n0`` (``wins`` = its training decisions so far, counted in every run and stored
+  as ``hippocampus_wins``): a population's weights become an average over its many decisions
+  instead of tracking the last few (with a constant η the weights keep moving, and accuracy
+  on MNIST features rose and fell between 5,000 and 10,000 images).
+* **Tonic input** ``bias_mv`` (≤ 0) — a constant input to every output neuron (tonic
+  inhibition): moves the operating point relative to threshold.
+* **Presentation time** — the decision is a count of spikes, so it is as noisy as the counts:
+  writing the same ideal weights into the network, 50 ms presentations lose 15-30 points
+  against the rate readout of those weights, 200 ms lose 0-4 and 500 ms none
+  (benchmarks/results/cls/README.md); hence ``present_ms = 200`` in the model files.
+
 Time line of one example (slot of ``rest_ms + present_ms``): the previous example's reward
 window (input off, its dopamine acts on the eligibility), then the presentation; the
 decision and the dopamine release happen at the first step of the next slot. A block of

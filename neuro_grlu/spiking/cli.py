@@ -68,6 +68,19 @@ def _cmd_stdp_window(args) -> int:
     return 0
 
 
+def _threads(text: str) -> int:
+    """--threads: a whole number >= 0 (checked before anything runs)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        import argparse
+
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0 (0 = no OpenMP), got {text!r}")
+    return n
+
+
 def add_subcommands(sub) -> None:
     """Register ``simulate`` and ``stdp-window`` on an argparse subparsers object."""
     s = sub.add_parser("simulate", help="simulate a spiking model (kind = \"spiking\") with Brian2 and write a run file")
@@ -85,7 +98,7 @@ def add_subcommands(sub) -> None:
                    "~/.cache/neuro_grlu/standalone/<structure key>, or $NEURO_GRLU_CACHE_DIR/standalone/...)")
     s.add_argument("--fresh-build", action="store_true",
                    help="standalone: compile in a new temporary directory instead of the build cache")
-    s.add_argument("--threads", type=int, default=0, metavar="N",
+    s.add_argument("--threads", type=_threads, default=0, metavar="N",
                    help="standalone: OpenMP threads (default 0 = single-threaded without OpenMP)")
     s.add_argument("--control", metavar="RUN", help="control run file to draw in the weight figure")
     s.add_argument("--no-plot", action="store_true", help="no summary and figures")
