@@ -199,7 +199,7 @@ def test_tonic_inhibition_sets_the_operating_point():
     five times the 20 mV from rest to threshold) silences an output that fires without it."""
     x, _ = toy(20, 6)
     free, inhibited = learner().logits(x), learner(bias_mv=-100.0).logits(x)
-    assert free.max() >= 5.0  # spikes (plus the U(0, 0.5) tie-breaking jitter)
+    assert np.floor(free).sum() >= 20  # spike counts (the U(0, 0.5) tie-breaking jitter floors to 0)
     assert inhibited.max() < 0.5  # only the jitter: no spike
     with pytest.raises(ConfigError, match="bias_mv must be <= 0"):
         SpikingRSTDPParams(bias_mv=1.0)
