@@ -72,7 +72,7 @@ Network (one ``brian2.Network``, built once, Cython runtime target)
 * **Tonic input** ``bias_mv`` (≤ 0) — a constant input to every output neuron (tonic
   inhibition): moves the operating point relative to threshold.
 * **Presentation time** — the decision is a count of spikes, so it is as noisy as the counts:
-  writing the same ideal weights into the network, 50 ms presentations lose 15-30 points
+  writing the same ideal weights into the network, 50 ms presentations lose 13-29 points
   against the rate readout of those weights, 200 ms lose 0-4 and 500 ms none
   (benchmarks/results/cls/README.md); hence ``present_ms = 200`` in the model files.
 
