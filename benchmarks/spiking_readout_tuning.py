@@ -15,6 +15,13 @@ experiment-3 run, cortex trained 3 epochs on digits 0-9, seed 1) and are cached 
         the spike-count accuracy with the same weights' rate accuracy on the first 1,000 test
         images. Writes benchmarks/results/cls/spiking-tuning/ideal-TAG.json.
 
+    python benchmarks/spiking_readout_tuning.py ceiling TAG
+        Linear ceilings of the same features on the full test set: a least-squares readout of
+        the layer-normalised features (all 60,000 training images, one-hot targets, bias), and
+        the rate three-factor readout (models/cls-cortex-grlu-hippocampus-reward.toml's
+        hippocampus) in one pass over the first 10,000 training images (dataset order).
+        Writes benchmarks/results/cls/spiking-tuning/ceiling-TAG.json.
+
 One process per run, one BLAS thread (OPENBLAS_NUM_THREADS=1); wall times depend on the load.
 """
 
@@ -23,7 +30,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -39,33 +45,31 @@ def features():
     if CACHE.exists():
         d = np.load(CACHE)
         return d["xtr"], d["ytr"], d["xte"], d["yte"]
-    import h5py
-
+    from neuro_grlu.cls.config import parse_continual
+    from neuro_grlu.cls.cortex import hidden_features
     from neuro_grlu.data import load_mnist
-    from neuro_grlu.network import layer_norm
-    from neuro_grlu.train import prepare_inputs
+    from neuro_grlu.io import read_run
+    from neuro_grlu.network import Architecture, Network
 
-    ds = load_mnist()
-    with h5py.File(RUN, "r") as f:
-        W0, b0 = f["weights/cortex_W0"][:], f["weights/cortex_b0"][:]
-
-    def feats(x):  # the cortex's hidden layer: relu(layer_norm(x) W0^T + b0)
-        return np.concatenate([np.maximum(layer_norm(prepare_inputs(x[i : i + 5000])) @ W0.T + b0, 0)
-                               for i in range(0, len(x), 5000)]).astype(np.float32)
-
+    ds, run = load_mnist(), read_run(RUN)
+    c = parse_continual(run.config, RUN.stem).cortex
+    arch = Architecture(n_in=ds.x_train.shape[1], hidden=c.hidden, n_out=10, activation=c.activation, k=c.k)
+    cortex = Network.from_state_dict(arch, {k.removeprefix("cortex_"): v for k, v in run.weights.items()
+                                            if k.startswith("cortex_")})
+    out = dict(xtr=hidden_features(cortex, ds.x_train), ytr=ds.y_train,
+               xte=hidden_features(cortex, ds.x_test), yte=ds.y_test)
     CACHE.parent.mkdir(parents=True, exist_ok=True)
-    out = dict(xtr=feats(ds.x_train), ytr=ds.y_train, xte=feats(ds.x_test), yte=ds.y_test)
     np.savez(CACHE, **out)
     return out["xtr"], out["ytr"], out["xte"], out["yte"]
 
 
 def settings(overrides):
-    base = tomllib.loads((ROOT / "models/cls-cortex-grlu-hippocampus-spiking.toml").read_text())["hippocampus"]
-    base.pop("learner")
-    for kv in overrides:
-        k, v = kv.split("=", 1)
-        base[k] = float(v) if k not in ("critic", "credit", "scaling", "n_per_class") else (int(v) if k == "n_per_class" else v)
-    return base
+    """The spiking model file's hippocampus parameters with ``key=value`` overrides (TOML values,
+    validated like ``--set hippocampus.key=value``: an unknown key or a bad value is a ConfigError)."""
+    from neuro_grlu.cls.config import load_continual
+
+    cfg = load_continual("cls-cortex-grlu-hippocampus-spiking", [f"hippocampus.{kv}" for kv in overrides])
+    return cfg.hippocampus.to_dict()
 
 
 def curve(tag, n, overrides):
@@ -104,7 +108,7 @@ def ideal(tag, overrides):
             W = np.maximum(W - 0.5 * (p - Y[i : i + 100]).T @ an[i : i + 100] / 100, 0)
     net = SpikingRSTDP(SpikingRSTDPParams(**params), a.shape[1], 10)
     net._build()
-    w_init, w_max = params.get("w_init", 1.0), params.get("w_max", 3.0)
+    w_init, w_max = params["w_init"], params["w_max"]
     norm = w_init * np.sqrt((1 + params["w_spread"] ** 2 / 3) * a.shape[1])  # the network's L2 target
     out = dict(tag=tag, overrides=overrides, params=params)
     for name, P in (("nearest-class-mean", prototypes), ("softmax-nonneg", W)):
@@ -119,9 +123,43 @@ def ideal(tag, overrides):
     return out
 
 
-if __name__ == "__main__":
-    cmd, tag = sys.argv[1], sys.argv[2]
-    result = curve(tag, int(sys.argv[3]), sys.argv[4:]) if cmd == "curve" else ideal(tag, sys.argv[3:])
-    result["command"] = "python benchmarks/spiking_readout_tuning.py " + " ".join(sys.argv[1:])
+def ceiling(tag):
+    from neuro_grlu.cls.config import load_continual
+    from neuro_grlu.cls.hippocampus import make_learner
+    from neuro_grlu.network import layer_norm
+
+    xtr, ytr, xte, yte = features()
+    a = np.hstack([layer_norm(xtr), np.ones((len(xtr), 1), np.float32)]).astype(np.float64)
+    b = np.hstack([layer_norm(xte), np.ones((len(xte), 1), np.float32)]).astype(np.float64)
+    W = np.linalg.lstsq(a, np.eye(10)[ytr], rcond=None)[0]
+    out = dict(tag=tag, least_squares_test_acc=float(np.mean((b @ W).argmax(1) == yte)))
+    cfg = load_continual("cls-cortex-grlu-hippocampus-reward")
+    learner = make_learner(cfg.hippocampus_learner, cfg.hippocampus, xtr.shape[1], 10)
+    learner.fit_online(xtr[:10000], ytr[:10000], np.random.default_rng(0))
+    out["rate_reward_one_pass_10k_test_acc"] = float(np.mean(learner.predict(xte) == yte))
+    print(tag, out, flush=True)
+    return out
+
+
+def main(argv):
+    from neuro_grlu.errors import ConfigError
+
+    usage = "usage: spiking_readout_tuning.py curve TAG N_TRAIN [key=value ...] | ideal TAG [key=value ...] | ceiling TAG"
+    if len(argv) < 2 or argv[0] not in ("curve", "ideal", "ceiling") or (argv[0] == "curve" and (len(argv) < 3 or not argv[2].isdigit())):
+        print(usage, file=sys.stderr)
+        return 2
+    cmd, tag = argv[0], argv[1]
+    try:
+        result = (curve(tag, int(argv[2]), argv[3:]) if cmd == "curve" else ideal(tag, argv[2:]) if cmd == "ideal"
+                  else ceiling(tag))
+    except ConfigError as exc:
+        print(f"spiking_readout_tuning.py: error: {exc}", file=sys.stderr)
+        return 2
+    result["command"] = "python benchmarks/spiking_readout_tuning.py " + " ".join(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{cmd}-{tag}.json").write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
