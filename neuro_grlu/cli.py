@@ -42,12 +42,21 @@ def _cmd_train(args) -> int:
     print(f"model {config.name}: {config.description}", flush=True)
     if args.set:
         print(f"  changed by --set: {', '.join(args.set)} (the run file stores the full configuration)", flush=True)
-    print(f"training on {len(dataset.x_train) if not config.data.train_limit else config.data.train_limit} "
+    n_images = min(len(dataset.x_train), config.data.train_limit or len(dataset.x_train))
+    if config.data.validation:
+        print(f"holding out the last {config.data.validation} of {n_images} training images for validation", flush=True)
+    print(f"training on {n_images - config.data.validation} "
           f"{dataset.name} images, {config.training.epochs} epochs, seed {config.training.seed} -> {out}", flush=True)
     command = "neuro-grlu " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     result = train(config, dataset, out=out, overwrite=args.overwrite, progress=not args.no_progress,
                    command=command, log=(lambda line: None) if not args.no_progress else print)
-    print(f"final test accuracy {100 * result.test_accuracy:.2f}% after {result.wall_time_s:.0f} s; run file {out}")
+    scores = []
+    if config.data.validation:
+        scores.append(f"validation accuracy {100 * result.validation_accuracy:.2f}%")
+    if config.data.score_test:
+        scores.append(f"test accuracy {100 * result.test_accuracy:.2f}%")
+    print(f"final {', '.join(scores) or 'run (no validation split, test not scored)'} after "
+          f"{result.wall_time_s:.0f} s; run file {out}")
     if not args.no_plot:
         png = plot_learning_curves([read_run(out)], Path(out).with_suffix(".png"), title=config.name)
         print(f"learning curves {png}")

@@ -3,7 +3,8 @@
 A definition has four tables; every key is optional except ``rule.name``::
 
     description = "GRLU, ReLU, 1 noise pair"
-    [data]      dataset = "mnist"; train_eval_size = 1000; train_limit = 0; test_limit = 0
+    [data]      dataset = "mnist"; train_eval_size = 1000; train_limit = 0; test_limit = 0;
+                validation = 0; score_test = true
     [network]   hidden = [256]; activation = "relu"; k = 0.5; skip = "none"
     [rule]      name = "grlu"; ...the rule's own parameters (see ``neuro-grlu rules``)...
     [training]  epochs = 10; batch_size = 1; seed = 42
@@ -38,6 +39,10 @@ class DataParams(ParamSet):
     train_eval_size: int = param(1000, low=1, doc="training images scored as 'train accuracy' each epoch (the first N)")
     train_limit: int = param(0, low=0, doc="train on the first N images only (0 = all)")
     test_limit: int = param(0, low=0, doc="test on the first N images only (0 = all 10,000)")
+    validation: int = param(0, low=0, doc="hold out the last N training images (after train_limit) as a "
+                            "validation split, scored every epoch and never trained on (0 = none)")
+    score_test: bool = param(True, doc="score the test set every epoch; false for tuning runs "
+                             "(choose settings on data.validation, never on test images)")
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,9 @@ def fig_learning_curves(runs: list[Run], title: str | None = None) -> Figure:
         line, = ax_acc.plot(epochs, 100 * m["test_accuracy"], marker="o", ms=3, label=f"{label} test")
         if "train_accuracy" in m:
             ax_acc.plot(epochs, 100 * m["train_accuracy"], ls="--", color=line.get_color(), label=f"{label} train")
+        if "validation_accuracy" in m:
+            ax_acc.plot(epochs, 100 * m["validation_accuracy"], ls=":", color=line.get_color(),
+                        label=f"{label} validation")
         if "mean_reward" in m:
             ax_rew.plot(epochs, m["mean_reward"], marker="o", ms=3, color=line.get_color(), label=label)
         if with_alignment and "alignment_deg" in run.arrays:

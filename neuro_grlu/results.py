@@ -40,7 +40,7 @@ def summary(run: Run) -> dict:
     ``wall_time_s``. Then, by kind:
 
     * ``rate``: ``rule``, ``pairs``, ``hidden``, ``activation``, ``test_accuracy`` (last epoch),
-      ``best_test_accuracy``, ``train_accuracy``, ``alignment_deg`` (list, last measurement per layer);
+      ``best_test_accuracy``, ``train_accuracy``, ``validation_accuracy``, ``alignment_deg`` (list, last measurement per layer);
     * ``spiking``: ``simulated_s``, ``rate_<population>_hz`` (mean over chunks), ``n_spikes``,
       ``rewards``, ``chosen_weight`` (final, mV);
     * ``continual``: ``system``, ``average_accuracy_class``/``_task`` (after the last task),
@@ -59,7 +59,7 @@ def summary(run: Run) -> dict:
         row.update(rule=rule.get("name"), pairs=rule.get("pairs"), hidden=list(net.get("hidden", [])),
                    activation=net.get("activation"), test_accuracy=_last(m, "test_accuracy"),
                    best_test_accuracy=float(np.max(acc)) if acc is not None and len(acc) else None,
-                   train_accuracy=_last(m, "train_accuracy"),
+                   train_accuracy=_last(m, "train_accuracy"), validation_accuracy=_last(m, "validation_accuracy"),
                    alignment_deg=None if align is None or not len(align) else [_finite(a) for a in align[-1]])
     elif run.kind == "spiking":
         row["simulated_s"] = _last(m, "time_s")

@@ -53,10 +53,10 @@ SUMMARY_SCHEMA_VERSION = 1
 #: Summary columns that differ between two sweeps giving the same results (wall-clock time).
 TIMING_COLUMNS = ("wall_time_s",)
 #: Summary columns after the point's key columns, in order.
-RESULT_COLUMNS = ("seed", "status", "epochs_completed", "epochs_planned", "train_accuracy", "test_accuracy",
-                  "best_test_accuracy", "wall_time_s", "path", "error")
+RESULT_COLUMNS = ("seed", "status", "epochs_completed", "epochs_planned", "train_accuracy", "validation_accuracy",
+                  "test_accuracy", "best_test_accuracy", "wall_time_s", "path", "error")
 _INT_COLUMNS = ("index", "seed", "epochs_completed", "epochs_planned")
-_FLOAT_COLUMNS = ("train_accuracy", "test_accuracy", "best_test_accuracy", "wall_time_s")
+_FLOAT_COLUMNS = ("train_accuracy", "validation_accuracy", "test_accuracy", "best_test_accuracy", "wall_time_s")
 _BLAS_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 _MAX_NAME = 150
 
@@ -363,8 +363,8 @@ def _read_run(path):
 def _result_fields(path: Path, *, failed: bool) -> dict[str, Any]:
     """Epochs and final accuracies read from a run file (NaN where absent, and for failed runs)."""
     nan = float("nan")
-    fields = {"epochs_completed": 0, "epochs_planned": 0, "train_accuracy": nan, "test_accuracy": nan,
-              "best_test_accuracy": nan, "wall_time_s": nan}
+    fields = {"epochs_completed": 0, "epochs_planned": 0, "train_accuracy": nan, "validation_accuracy": nan,
+              "test_accuracy": nan, "best_test_accuracy": nan, "wall_time_s": nan}
     try:
         run = _read_run(path)
     except RunFileError:
@@ -374,6 +374,7 @@ def _result_fields(path: Path, *, failed: bool) -> dict[str, Any]:
                   wall_time_s=run.wall_time_s)
     if not failed and run.epochs_completed:
         fields.update(train_accuracy=float(m["train_accuracy"][-1]) if "train_accuracy" in m else nan,
+                      validation_accuracy=float(m["validation_accuracy"][-1]) if "validation_accuracy" in m else nan,
                       test_accuracy=float(m["test_accuracy"][-1]) if "test_accuracy" in m else nan,
                       best_test_accuracy=float(max(m["test_accuracy"])) if "test_accuracy" in m else nan)
     return fields
@@ -429,8 +430,8 @@ def _row(sweep: Sweep, point: Point, fields: dict[str, Any]) -> dict[str, Any]:
         row[key] = cfg.get(table, {}).get(field)
     nan = float("nan")
     base = {"seed": point.seed, "status": "pending", "epochs_completed": 0,
-            "epochs_planned": point.config.training.epochs, "train_accuracy": nan, "test_accuracy": nan,
-            "best_test_accuracy": nan, "wall_time_s": nan, "path": point.path.name, "error": ""}
+            "epochs_planned": point.config.training.epochs, "train_accuracy": nan, "validation_accuracy": nan,
+            "test_accuracy": nan, "best_test_accuracy": nan, "wall_time_s": nan, "path": point.path.name, "error": ""}
     base.update({k: v for k, v in fields.items() if k in base})
     base["path"] = point.path.name  # relative to the summary: the out directory can move
     row.update(base)

@@ -2,8 +2,14 @@
 
 One run: initialise the network from the seed, then for every epoch shuffle the training
 set, feed it to the rule chunk by chunk, score train accuracy (on the first
-``train_eval_size`` training images, as in the published GRLU runs) and test accuracy,
-and checkpoint the run file. Four independent random streams are spawned from the seed
+``train_eval_size`` training images, as in the published GRLU runs), validation accuracy
+(when ``data.validation = N`` holds out the last ``N`` training images: they are never
+trained on) and test accuracy (unless ``data.score_test = false``: tuning runs then never
+touch a test image), and checkpoint the run file.
+
+The validation protocol: choose settings on ``validation_accuracy`` of runs with
+``data.validation = 10000, data.score_test = false``; train the chosen setting on all
+training images and score the test set once. Four independent random streams are spawned from the seed
 (initial weights, example order, the rule's own noise, the alignment probe's noise), so the
 same config and seed give the same numbers, with or without alignment measurements.
 
@@ -31,12 +37,16 @@ from .io import RunWriter
 #: Units and descriptions of the per-epoch metrics every rate-based run records.
 METRICS = {
     "train_accuracy": ("", "accuracy on the first train_eval_size training images"),
-    "test_accuracy": ("", "accuracy on the test set"),
+    "test_accuracy": ("", "accuracy on the test set (NaN when data.score_test = false)"),
     "mean_reward": ("nat", "mean log-probability of the true class during training (under noise)"),
     "lr": ("", "learning rate used in this epoch"),
     "sigma": ("", "noise standard deviation used in this epoch"),
     "epoch_time": ("s", "wall time of the epoch's training (evaluation excluded)"),
     "samples_per_second": ("1/s", "training examples per wall-clock second in this epoch"),
+}
+#: Recorded as well when ``data.validation > 0``.
+VALIDATION_METRIC = {
+    "validation_accuracy": ("", "accuracy on the held-out validation split (the last data.validation training images)"),
 }
 
 
@@ -53,10 +63,35 @@ class RunResult:
     def test_accuracy(self) -> float:
         return self.history[-1]["test_accuracy"] if self.history else float("nan")
 
+    @property
+    def validation_accuracy(self) -> float:
+        """Last epoch's validation accuracy (NaN without ``data.validation``)."""
+        return self.history[-1].get("validation_accuracy", float("nan")) if self.history else float("nan")
+
 
 def prepare_inputs(images: np.ndarray) -> np.ndarray:
     """uint8 images ``(n, 784)`` → float32 in [0, 1] (layer norm makes the scale irrelevant)."""
     return np.asarray(images, np.float32) / np.float32(255.0)
+
+
+def split_validation(dataset: Dataset, data) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """``((x_train, y_train), (x_val, y_val))``: the training images after ``data.train_limit``,
+    with the last ``data.validation`` of them held out (uint8 images, labels as stored).
+
+    A DataError (one line) if the split leaves no training image.
+    """
+    x, y = dataset.x_train, dataset.y_train
+    if data.train_limit:
+        x, y = x[: data.train_limit], y[: data.train_limit]
+    n_val = data.validation
+    if len(x) == 0:
+        raise DataError(f"data set {dataset.name!r} has 0 training images; training needs at least one")
+    if n_val >= len(x):
+        raise DataError(f"data.validation = {n_val} holds out all {len(x)} training images of {dataset.name!r}"
+                        f"{' (after data.train_limit)' if data.train_limit else ''}; "
+                        f"use a validation split smaller than {len(x)}")
+    n_fit = len(x) - n_val
+    return (x[:n_fit], y[:n_fit]), (x[n_fit:], y[n_fit:])
 
 
 def train(
@@ -90,18 +125,18 @@ def train(
     seeds = np.random.SeedSequence(tr.seed).spawn(4)
     init_rng, order_rng, noise_rng, probe_rng = (np.random.default_rng(s) for s in seeds)
 
-    x_train, y_train = dataset.x_train, dataset.y_train
-    if dc.train_limit:
-        x_train, y_train = x_train[: dc.train_limit], y_train[: dc.train_limit]
-    x_test, y_test = dataset.x_test, dataset.y_test
-    if dc.test_limit:
-        x_test, y_test = x_test[: dc.test_limit], y_test[: dc.test_limit]
-    x_train, x_test = prepare_inputs(x_train), prepare_inputs(x_test)
-    y_train, y_test = np.asarray(y_train, np.int64), np.asarray(y_test, np.int64)
+    (x_train, y_train), (x_val, y_val) = split_validation(dataset, dc)
+    if dc.score_test:
+        x_test, y_test = dataset.x_test, dataset.y_test
+        if dc.test_limit:
+            x_test, y_test = x_test[: dc.test_limit], y_test[: dc.test_limit]
+        x_test, y_test = prepare_inputs(x_test), np.asarray(y_test, np.int64)
+        if len(x_test) == 0:
+            raise DataError(f"data set {dataset.name!r} has no test images; "
+                            "set data.score_test = false to train without scoring a test set")
+    x_train, x_val = prepare_inputs(x_train), prepare_inputs(x_val)
+    y_train, y_val = np.asarray(y_train, np.int64), np.asarray(y_val, np.int64)
     x_eval, y_eval = x_train[: dc.train_eval_size], y_train[: dc.train_eval_size]
-    if len(x_train) == 0 or len(x_test) == 0:
-        raise DataError(f"data set {dataset.name!r} has {len(x_train)} training and {len(x_test)} test images; "
-                        "training needs at least one of each")
 
     arch = config.architecture(n_in=x_train.shape[1], n_out=dataset.n_classes)
     rule = config.make_rule(arch)
@@ -110,7 +145,7 @@ def train(
     n = len(x_train)
     chunk = rule.chunk_size
 
-    metric_info = dict(METRICS)
+    metric_info = dict(METRICS, **(VALIDATION_METRIC if dc.validation else {}))
     n_probe = tr.alignment_batches * tr.batch_size if has_delta(rule) else 0
     n_probe -= n_probe % tr.batch_size
     n_probe = min(n_probe, n - n % tr.batch_size)
@@ -182,13 +217,15 @@ def train(
                                      "lower rule.lr_max")
             row = {
                 "train_accuracy": net.accuracy(x_eval, y_eval),
-                "test_accuracy": net.accuracy(x_test, y_test),
+                "test_accuracy": net.accuracy(x_test, y_test) if dc.score_test else float("nan"),
                 "mean_reward": reward_sum / n,
                 "lr": hyper.get("lr", float("nan")),
                 "sigma": hyper.get("sigma", float("nan")),
                 "epoch_time": epoch_time,
                 "samples_per_second": n / epoch_time,
             }
+            if dc.validation:
+                row["validation_accuracy"] = net.accuracy(x_val, y_val)
             if n_probe:
                 for layer, deg in enumerate(probe(seen, hyper)):
                     row[f"alignment_deg_L{layer}"] = float(deg)
@@ -197,9 +234,12 @@ def train(
             if writer is not None:
                 writer.append_epoch(row, weights=net.state_dict(), arrays=alignment_arrays(),
                                     wall_time_s=result.wall_time_s)
-            line = (f"epoch {epoch + 1:3d}/{tr.epochs} | train {row['train_accuracy']:.4f} | "
-                    f"test {row['test_accuracy']:.4f} | reward {row['mean_reward']:.4f} | "
-                    f"{row['samples_per_second']:.0f} samples/s")
+            line = f"epoch {epoch + 1:3d}/{tr.epochs} | train {row['train_accuracy']:.4f} | "
+            if dc.validation:
+                line += f"validation {row['validation_accuracy']:.4f} | "
+            if dc.score_test:
+                line += f"test {row['test_accuracy']:.4f} | "
+            line += f"reward {row['mean_reward']:.4f} | {row['samples_per_second']:.0f} samples/s"
             if n_probe:
                 line += " | alignment " + " ".join(f"{row[f'alignment_deg_L{i}']:.0f}°" for i in range(arch.n_layers))
             if progress:
