@@ -140,7 +140,7 @@ def _cmd_rules(args) -> int:
 
 def _cmd_plot(args) -> int:
     from .io import read_run
-    from .plotting import _save, fig_stdp_window, figure_names, plot_runs
+    from .plotting import FIGURES, _save, fig_stdp_window, figure_names, plot_runs
 
     names = [n for item in (args.figure or []) for n in item.split(",") if n]
     json_files = [p for p in args.runs if Path(p).suffix.lower() == ".json"]
@@ -160,8 +160,17 @@ def _cmd_plot(args) -> int:
     runs = [read_run(p) for p in args.runs]
     if args.list:
         for run in runs:
-            print(f"{run.path} ({run.kind}): {', '.join(figure_names(run)) or 'none'}")
+            print(f"{run.path} ({run.kind}{', stripped' if run.stripped else ''}): "
+                  f"{', '.join(figure_names(run)) or 'none'}")
         return 0
+    if not names:
+        from .plotting import _stripped_reason
+
+        for run in (r for r in runs if r.stripped):
+            for name in sorted(set(FIGURES.get(run.kind, {})) - set(figure_names(run))):
+                reason = _stripped_reason(run, name)
+                if reason:
+                    print(f"note: skipped {reason}", file=sys.stderr)
     for path in plot_runs(runs, args.out, names or None):
         print(path)
     return 0
@@ -184,9 +193,18 @@ def _cmd_inspect(args) -> int:
     print("config")
     for line in json.dumps(run.config, indent=2, sort_keys=True).splitlines():
         print("  " + line)
-    print("weights     " + ", ".join(f"{k} {tuple(v.shape)} {v.dtype}" for k, v in run.weights.items()))
+    print("weights     " + (", ".join(f"{k} {tuple(v.shape)} {v.dtype}" for k, v in run.weights.items()) or "-"))
     if run.arrays:
         print("arrays      " + ", ".join(f"{k} {tuple(v.shape)}" for k, v in run.arrays.items()))
+    if run.stripped:
+        info = run.strip_info
+        print("stripped    yes: dropped " + (", ".join(f"{k} {tuple(v['shape'])}" for k, v in
+                                                     sorted(info.get("dropped", {}).items())) or "nothing"))
+        if info.get("subsampled"):
+            print("            subsampled " + ", ".join(f"{k} {tuple(v['shape'])} every {v['stride']}"
+                                                  for k, v in sorted(info["subsampled"].items())))
+        if info.get("derived"):
+            print("            derived numbers (from the full file): " + ", ".join(sorted(info["derived"])))
     table = run.table()
     if table:
         names = list(table[0])
@@ -194,6 +212,23 @@ def _cmd_inspect(args) -> int:
         print("  " + "  ".join(f"{n:>14s}" for n in names))
         for row in table:
             print("  " + "  ".join(f"{row[n]:>14.6g}" for n in names))
+    return 0
+
+
+def _cmd_strip(args) -> int:
+    from .strip import strip_run
+
+    if args.out is not None and len(args.runs) > 1:
+        raise NeuroGRLUError("--out takes one run file; strip several in place (without --out)")
+    total_before = total_after = 0
+    for path in args.runs:
+        res = strip_run(path, args.out, trace_step_s=args.trace_step)
+        total_before += res.bytes_before
+        total_after += res.bytes_after
+        print(f"{res.path}: {res.bytes_before / 1e6:.2f} MB -> {res.bytes_after / 1e6:.2f} MB "
+              f"(dropped {len(res.dropped)} datasets, subsampled {len(res.subsampled)})")
+    if len(args.runs) > 1:
+        print(f"total: {total_before / 1e6:.2f} MB -> {total_after / 1e6:.2f} MB")
     return 0
 
 
@@ -277,6 +312,18 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("inspect", help="everything a run file holds: config, versions, metrics, weights")
     i.add_argument("run", help="run file (.h5)")
     i.set_defaults(func=_cmd_inspect)
+
+    st = sub.add_parser("strip", help="drop weights and spike trains from run files (keeps config, provenance, metrics)",
+                        description="Rewrite run files without their weights, learner state, spike trains and "
+                                    "synapse indices, keeping the schema, config, provenance, metrics and small "
+                                    "arrays; state traces are kept every --trace-step s. The file is marked "
+                                    "stripped and records digests of what was dropped and the numbers analyses "
+                                    "computed from the full file (docs/run-file.md).")
+    st.add_argument("runs", nargs="+", help="run files (.h5), stripped in place")
+    st.add_argument("--out", help="write the stripped copy here instead (one run file only)")
+    st.add_argument("--trace-step", type=float, default=1.0, metavar="S",
+                    help="keep state-monitor traces every S seconds (default 1)")
+    st.set_defaults(func=_cmd_strip)
 
     d = sub.add_parser("download", help="fetch a dataset into data/ from a list of mirrors (MD5-checked)")
     d.add_argument("dataset", nargs="?", default="mnist")

@@ -43,7 +43,22 @@ _REQUIRED_ATTRS = (
     "git_commit", "git_dirty", "status", "epochs_planned", "epochs_completed",
     "wall_time_s", "command",
 )
-_STATUSES = ("running", "incomplete", "complete")
+_STATUSES = ("running", "incomplete", "complete", "diverged")
+#: Run kinds a reader accepts (the ``kind`` attribute); anything else is refused on read.
+KINDS = ("rate", "spiking", "continual", "stdp-window")
+
+#: Every non-empty, non-scalar dataset is written with a Fletcher-32 checksum, so a flipped
+#: byte is detected on read; weights, arrays and streams are also gzip-compressed.
+_GZIP_LEVEL = 4
+
+#: Stripped run files (``neuro-grlu strip``, ``RunWriter(strip=True)``): datasets of these
+#: groups with more than ``STRIP_KEEP_MAX_SIZE`` elements are dropped (the model's weights and
+#: learner state); tiny ones (bookkeeping scalars stored beside the weights) are kept.
+STRIP_GROUPS = ("weights", "learner_state")
+STRIP_KEEP_MAX_SIZE = 64
+#: Arrays dropped from stripped files: spike trains and the synapse index lists of the network.
+STRIP_ARRAY_PREFIXES = ("spike_",)
+STRIP_ARRAY_NAMES = ("pre_idx", "post_idx")
 
 
 def git_info(path: str | os.PathLike | None = None) -> tuple[str, bool]:
@@ -142,6 +157,10 @@ class RunWriter:
         Units per metric name (``"s"``, ``"1/s"``; ``""`` = dimensionless, the default).
     metric_descriptions : dict of str to str, optional
         One-line description per metric name, stored as the ``description`` attribute.
+    strip : bool
+        Write a *stripped* run file (as ``neuro-grlu strip`` makes): weights, learner state
+        and spike trains are not stored, only their names, shapes, dtypes and SHA-256
+        digests (see :func:`strip_rule`); the file is marked ``stripped``.
 
     Notes
     -----
@@ -152,7 +171,7 @@ class RunWriter:
     def __init__(self, path, *, config: dict, seed: int, model: str, kind: str = "rate",
                  epochs_planned: int, command: str = "", overwrite: bool = False,
                  metric_units: dict[str, str] | None = None,
-                 metric_descriptions: dict[str, str] | None = None):
+                 metric_descriptions: dict[str, str] | None = None, strip: bool = False):
         self.path = Path(path)
         self._tmp = self.path.with_name(self.path.name + ".tmp")
         if self.path.is_dir():
@@ -178,6 +197,10 @@ class RunWriter:
             "epochs_planned": int(epochs_planned), "epochs_completed": 0,
             "wall_time_s": 0.0, "command": str(command),
         }
+        if strip:
+            self._attrs["stripped"] = True
+        self._strip = bool(strip)
+        self._dropped: dict[str, dict] = {}  # "group/name" -> {shape, dtype, sha256}
         self._units = dict(metric_units or {})
         self._descriptions = dict(metric_descriptions or {})
         self._metrics: dict[str, list[float]] | None = None  # fixed at the first epoch
@@ -259,6 +282,11 @@ class RunWriter:
         a = np.asarray(chunk)
         if a.ndim == 0:
             raise ValueError(f"stream {name!r}: chunk must have at least one dimension")
+        if self._strip and strip_rule("arrays", name, a.shape) == "drop":
+            d = self._dropped.setdefault(f"arrays/{name}", {"shape": [0, *a.shape[1:]], "dtype": a.dtype.str,
+                                                            "sha256": None})
+            d["shape"][0] += len(a)
+            return
         info = self._streams.get(name)
         if info is None:
             if name in self._arrays:
@@ -315,11 +343,19 @@ class RunWriter:
     # -- internals ----------------------------------------------------------------------
     def _update(self, weights, arrays, wall_time_s) -> None:
         for name, w in (weights or {}).items():
+            w = np.asarray(w)
+            if self._strip and strip_rule("weights", _check_name(name, "weight"), w.shape) == "drop":
+                self._dropped[f"weights/{name}"] = dataset_digest(w)
+                continue
             self._weights[_check_name(name, "weight")] = np.array(w, copy=True)
         for name, a in (arrays or {}).items():
             units = None
             if isinstance(a, tuple):
                 a, units = a
+            a = np.asarray(a)
+            if self._strip and strip_rule("arrays", _check_name(name, "array"), a.shape) == "drop":
+                self._dropped[f"arrays/{name}"] = dataset_digest(a)
+                continue
             self._arrays[_check_name(name, "array")] = (np.array(a, copy=True), units)
         self._attrs["wall_time_s"] = float(wall_time_s if wall_time_s is not None
                                            else time.monotonic() - self._t0)
@@ -327,20 +363,24 @@ class RunWriter:
     def _write(self, f: h5py.File) -> None:
         for k, v in self._attrs.items():
             f.attrs[k] = v
+        if self._strip:
+            f.attrs["strip_json"] = json.dumps({"strip_version": 1, "by": "RunWriter(strip=True)",
+                                                "dropped": self._dropped, "subsampled": {}, "derived": {}},
+                                               sort_keys=True)
         g = f.create_group("metrics")
-        g.create_dataset("epoch", data=np.arange(1, self.epochs_completed + 1, dtype=np.int64))
+        write_dataset(g, "epoch", np.arange(1, self.epochs_completed + 1, dtype=np.int64), compress=False)
         for name, values in (self._metrics or {}).items():
-            d = g.create_dataset(name, data=np.asarray(values, dtype=np.float64))
+            d = write_dataset(g, name, np.asarray(values, dtype=np.float64), compress=False)
             d.attrs["units"] = self._units.get(name, "")
             if name in self._descriptions:
                 d.attrs["description"] = self._descriptions[name]
         g = f.create_group("weights")
         for name, w in self._weights.items():
-            g.create_dataset(name, data=w)
+            write_dataset(g, name, w)
         if self._arrays or (self._finished and self._streams):
             g = f.create_group("arrays")
             for name, (a, units) in self._arrays.items():
-                d = g.create_dataset(name, data=a)
+                d = write_dataset(g, name, a)
                 if units is not None:
                     d.attrs["units"] = units
             if self._finished:
@@ -375,6 +415,42 @@ class RunWriter:
                                "directory is writable and has free space") from exc
 
 
+def write_dataset(group, name: str, data, *, compress: bool = True):
+    """Create ``group[name]`` from `data` with a Fletcher-32 checksum (and gzip if `compress`).
+
+    Scalars and empty arrays cannot be chunked in HDF5 and are stored plain. Returns the dataset.
+    """
+    data = np.asarray(data)
+    if data.ndim == 0 or data.size == 0 or data.dtype.kind in "OUS":
+        return group.create_dataset(name, data=data)
+    opts = {"fletcher32": True, "chunks": True}
+    if compress:
+        opts.update(compression="gzip", compression_opts=_GZIP_LEVEL, shuffle=True)
+    return group.create_dataset(name, data=data, **opts)
+
+
+def dataset_digest(a) -> dict:
+    """Name-free record of a dropped dataset: ``{"shape", "dtype", "sha256"}`` (of its C-order bytes)."""
+    import hashlib
+
+    a = np.ascontiguousarray(a)
+    return {"shape": list(a.shape), "dtype": a.dtype.str, "sha256": hashlib.sha256(a.tobytes()).hexdigest()}
+
+
+def strip_rule(group: str, name: str, shape) -> str:
+    """What a stripped run file does with dataset ``/<group>/<name>`` of `shape`: ``"keep"`` or ``"drop"``.
+
+    Dropped: weights and learner state with more than :data:`STRIP_KEEP_MAX_SIZE` elements,
+    spike trains (``spike_*``) and synapse index lists (``pre_idx``, ``post_idx``).
+    Everything else (metrics, accuracy matrices, alignment, histograms, timing) is kept.
+    """
+    if group in STRIP_GROUPS:
+        return "drop" if int(np.prod(shape, dtype=np.int64)) > STRIP_KEEP_MAX_SIZE else "keep"
+    if group == "arrays" and (name.startswith(STRIP_ARRAY_PREFIXES) or name in STRIP_ARRAY_NAMES):
+        return "drop"
+    return "keep"
+
+
 def sidecar_dir(path) -> Path:
     """Directory ``<path>.d`` holding the streamed chunks of an unfinished run."""
     path = Path(path)
@@ -403,8 +479,9 @@ def _merge_stream(group, name: str, directory: Path, info: dict) -> None:
     """Copy a stream's chunks one at a time into a new dataset ``group[name]``."""
     rows = info["rows"]
     d = group.create_dataset(name, shape=(rows, *info["shape"]), dtype=np.dtype(info["dtype"]),
-                             chunks=True if rows else None, shuffle=bool(rows),
-                             compression="gzip" if rows else None, compression_opts=4 if rows else None)
+                             chunks=True if rows else None, shuffle=bool(rows), fletcher32=bool(rows),
+                             compression="gzip" if rows else None,
+                             compression_opts=_GZIP_LEVEL if rows else None)
     row = 0
     for p in _stream_chunks(directory)[: info["chunks"]]:
         a = np.load(p, allow_pickle=False)
@@ -446,7 +523,19 @@ class Run:
     ``metrics[name]`` has shape (epochs_completed,) float64, row i = epoch i+1 (the
     ``/metrics/epoch`` dataset is implied and not included);
     ``weights``/``arrays`` hold arrays as stored; ``wall_time_s`` is in seconds.
+    A *stripped* file (``stripped`` True) lacks its weights and spike trains; ``strip_info``
+    then lists them under ``"dropped"`` (``"group/name"`` -> shape, dtype, SHA-256 of the
+    full data), the subsampled traces under ``"subsampled"``, and under ``"derived"`` the
+    numbers analyses computed from the full file before it was stripped.
     """
+
+    def missing(self, group: str, name: str) -> str | None:
+        """If ``/<group>/<name>`` was dropped by stripping, a one-line reason; else None."""
+        if f"{group}/{name}" in self.strip_info.get("dropped", {}):
+            return (f"run file {self.path} was stripped (weights and spike trains dropped by "
+                    f"`neuro-grlu strip`), so it has no {group}/{name}; use the full run file "
+                    "(re-run the command stored in it)")
+        return None
 
     path: Path
     schema_version: int
@@ -468,6 +557,8 @@ class Run:
     weights: dict[str, np.ndarray]
     arrays: dict[str, np.ndarray]
     array_units: dict[str, str] = field(default_factory=dict)
+    stripped: bool = False
+    strip_info: dict = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -518,6 +609,33 @@ def _str(v) -> str:
     return v.decode("utf-8") if isinstance(v, bytes) else str(v)
 
 
+def _check_status(status: str, completed: int, planned: int, damaged: str) -> None:
+    """Refuse a status the writer cannot have left (see ``docs/run-file.md``, status semantics)."""
+    if status not in _STATUSES:
+        raise RunFileError(f"{damaged}: unknown status {status!r} (known: {', '.join(_STATUSES)}); "
+                           "re-run the experiment to regenerate it")
+    if completed < 0 or planned < 0 or completed > planned:
+        raise RunFileError(f"{damaged}: epochs_completed={completed} is not within 0..epochs_planned={planned}; "
+                           "re-run the experiment to regenerate it")
+    if status == "running" and completed:
+        raise RunFileError(f"{damaged}: status 'running' with {completed} epochs recorded (a writer marks "
+                           "such a file 'incomplete'); re-run the experiment to regenerate it")
+    if status == "complete" and completed != planned:
+        raise RunFileError(f"{damaged}: status 'complete' after {completed} of {planned} planned epochs; "
+                           "re-run the experiment to regenerate it")
+
+
+def _read_dataset(d, path) -> np.ndarray:
+    """``d[()]``, with a checksum failure or unreadable chunk named in a one-line RunFileError."""
+    try:
+        return d[()]
+    except (OSError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        check = "fails its Fletcher-32 checksum" if d.fletcher32 else "cannot be read"
+        raise RunFileError(f"run file {path} is corrupt: dataset {d.name} {check} ({reason}); "
+                           "restore the file from a copy or re-run the experiment") from exc
+
+
 def read_run(path) -> Run:
     """Read a run file (opened read-only) into a :class:`Run`.
 
@@ -550,38 +668,50 @@ def read_run(path) -> Run:
                                    f"newer neuro_grlu (this one reads <= {SCHEMA_VERSION}); upgrade "
                                    "neuro_grlu (pip install -U neuro-grlu)")
             status = _str(a["status"])
-            if version < 1 or status not in _STATUSES or "metrics" not in f or "weights" not in f:
-                raise RunFileError(f"{damaged}: bad schema_version/status or missing /metrics or "
-                                   "/weights group; re-run the experiment to regenerate it")
+            if version < 1 or "metrics" not in f or "weights" not in f:
+                raise RunFileError(f"{damaged}: bad schema_version or missing /metrics or /weights group; "
+                                   "re-run the experiment to regenerate it")
+            kind = _str(a["kind"])
+            if kind not in KINDS:
+                raise RunFileError(f"{damaged}: unknown kind {kind!r} (known: {', '.join(KINDS)}); "
+                                   "re-run the experiment to regenerate it")
+            completed, planned = int(a["epochs_completed"]), int(a["epochs_planned"])
+            _check_status(status, completed, planned, damaged)
             try:
                 config = json.loads(_str(a["config_json"]))
                 versions = json.loads(_str(a["versions_json"]))
+                strip_info = json.loads(_str(a["strip_json"])) if "strip_json" in a else {}
             except ValueError as exc:
-                raise RunFileError(f"{damaged}: config_json/versions_json is not valid JSON; "
+                raise RunFileError(f"{damaged}: config_json/versions_json/strip_json is not valid JSON; "
                                    "re-run the experiment to regenerate it") from exc
-            metrics = {k: d[()] for k, d in f["metrics"].items() if k != "epoch"}
+            if not isinstance(config, dict):
+                raise RunFileError(f"{damaged}: config_json is not a JSON object; re-run the experiment")
+
+            def read(group, name):
+                return _read_dataset(group[name], path)
+
+            metrics = {k: read(f["metrics"], k) for k in f["metrics"] if k != "epoch"}
             units = {k: _str(f["metrics"][k].attrs.get("units", "")) for k in metrics}
-            weights = {k: d[()] for k, d in f["weights"].items()}
+            weights = {k: read(f["weights"], k) for k in f["weights"]}
             arrays, array_units = {}, {}
             for k, d in (f["arrays"].items() if "arrays" in f else ()):
-                arrays[k] = d[()]
+                arrays[k] = read(f["arrays"], k)
                 if "units" in d.attrs:
                     array_units[k] = _str(d.attrs["units"])
             _read_streams(path, arrays, array_units)
-            completed = int(a["epochs_completed"])
-            epoch = f["metrics"]["epoch"][()] if "epoch" in f["metrics"] else None
+            epoch = read(f["metrics"], "epoch") if "epoch" in f["metrics"] else None
             if epoch is None or any(np.shape(v) != (completed,) for v in [epoch, *metrics.values()]):
                 raise RunFileError(f"{damaged}: metric lengths differ from epochs_completed="
                                    f"{completed}; re-run the experiment to regenerate it")
             return Run(
                 path=path, schema_version=version, model=_str(a["model"]),
-                kind=_str(a["kind"]), seed=int(a["seed"]), config=config, versions=versions,
+                kind=kind, seed=int(a["seed"]), config=config, versions=versions,
                 git_commit=_str(a["git_commit"]), git_dirty=bool(a["git_dirty"]),
                 created=_str(a["created"]), status=status,
-                epochs_planned=int(a["epochs_planned"]), epochs_completed=completed,
+                epochs_planned=planned, epochs_completed=completed,
                 wall_time_s=float(a["wall_time_s"]), command=_str(a["command"]),
                 metrics=metrics, metric_units=units, weights=weights, arrays=arrays,
-                array_units=array_units)
+                array_units=array_units, stripped=bool(a.get("stripped", False)), strip_info=strip_info)
     except OSError as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise RunFileError(f"cannot read run file {path}: not a valid HDF5 file, truncated or "

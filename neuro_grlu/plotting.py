@@ -425,7 +425,18 @@ def _needs(*arrays, weights=(), config=()):
     def ok(run):
         return (all(a in run.arrays for a in arrays) and all(w in run.weights for w in weights)
                 and all(run.config.get(c) for c in config))
+    ok.data = [("arrays", a) for a in arrays] + [("weights", w) for w in weights]
     return ok
+
+
+def _stripped_reason(run: Run, name: str) -> str | None:
+    """One line saying figure `name` needs data that stripping dropped from `run`, else None."""
+    available = FIGURES[run.kind][name][2]
+    for group, item in getattr(available, "data", ()):
+        if run.missing(group, item):
+            return (f"figure {name!r} needs {group}/{item}, which `neuro-grlu strip` dropped from {run.path}; "
+                    "draw it from the full run file (re-run the command stored in the file)")
+    return None
 
 
 def _stdp_result(run):
@@ -481,6 +492,10 @@ def _check_names(runs: list[Run], names) -> list[str]:
     if names is None or len(names) == 0:
         defaults = DEFAULT_FIGURES.get(kind)
         names = [n for n in (defaults or FIGURES[kind]) if all(n in h for h in have)]
+        if not names and runs[0].stripped:
+            reasons = [r for r in (_stripped_reason(runs[0], n) for n in FIGURES[kind]) if r]
+            if reasons:
+                raise RunFileError(reasons[0])
         if not names:
             raise RunFileError(f"run file {runs[0].path} ({kind}) holds none of the data its figures need "
                                f"({', '.join(FIGURES[kind])}); was it recorded with them?")
@@ -489,6 +504,8 @@ def _check_names(runs: list[Run], names) -> list[str]:
         if name not in FIGURES[kind]:
             raise NeuroGRLUError(f"no figure {name!r} for {kind} runs; choose from {', '.join(FIGURES[kind])}")
         for run, h in zip(runs, have):
+            if name not in h and _stripped_reason(run, name):
+                raise RunFileError(_stripped_reason(run, name))
             if name not in h:
                 raise RunFileError(f"run file {run.path} lacks the data of figure {name!r} "
                                    f"(it can draw: {', '.join(h) or 'nothing'})")

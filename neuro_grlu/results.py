@@ -66,7 +66,9 @@ def summary(run: Run) -> dict:
         for k, v in m.items():
             if k.startswith("rate_") and k.endswith("_hz"):
                 row[k] = float(np.mean(v)) if len(v) else None
-        row["n_spikes"] = int(len(run.arrays.get("spike_t", ())))
+        dropped = run.strip_info.get("dropped", {}).get("arrays/spike_t")
+        row["n_spikes"] = int(dropped["shape"][0]) if dropped and "spike_t" not in run.arrays else \
+            int(len(run.arrays.get("spike_t", ())))
         row["rewards"] = int(len(run.arrays.get("reward_t", ()))) if cfg.get("reward", {}).get("kind") != "none" else 0
         row["chosen_weight"] = _finite(_last(m, "chosen_weight"))
     elif run.kind == "continual":

@@ -119,6 +119,11 @@ def run_statistics(run, t_start: float = 0.0, t_stop: float | None = None, windo
     """
     from ..plotting import population_ranges
 
+    if "spike_t" not in run.arrays or "spike_i" not in run.arrays:
+        from ..errors import RunFileError
+
+        raise RunFileError(run.missing("arrays", "spike_t") or
+                           f"run file {run.path} holds no spike trains (spike_i, spike_t); record them to compute statistics")
     i, t = run.arrays["spike_i"], run.arrays["spike_t"]
     if t_stop is None:
         t_stop = float(run.metrics["time_s"][-1]) if run.epochs_completed else float(t.max(initial=0.0))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...errors import RunFileError
 from ...io import Run, read_run
 
 
@@ -30,8 +31,16 @@ def summarize(run: Run, cap_fraction: float = 0.99) -> dict:
     -------
     dict with ``time_to_cap_s`` (None if never), ``chosen_final``, ``chosen_percentile_final``,
     ``others_mean_initial/final``, ``others_median_initial/final``, rates (Hz), counts of
-    rewards and coincidences, timing and peak memory.
+    rewards and coincidences, timing and peak memory. For a stripped run file (no weights)
+    the numbers computed from the full file before stripping (``strip_info["derived"]``),
+    if it has them; otherwise a RunFileError saying the weights were stripped.
     """
+    if "w_final" not in run.weights and run.stripped:
+        stored = run.strip_info.get("derived", {}).get("distal_reward")
+        if stored is None:
+            raise RunFileError(run.missing("weights", "w_final") or
+                               f"run file {run.path} was stripped without its distal-reward numbers")
+        return dict(stored)
     cfg = run.config
     w_max = cfg["plasticity"]["w_max"]
     t = run.arrays["state_t"]
@@ -85,8 +94,9 @@ def plot(run: Run, out_dir, prefix: str | None = None, control: Run | None = Non
 
     out_dir = Path(out_dir)
     prefix = prefix or run.model
-    paths = [_save(fig_weights(run, control=control), out_dir / f"{prefix}-weight.png"),
-             _save(fig_weight_histograms(run), out_dir / f"{prefix}-hist.png")]
+    paths = [_save(fig_weights(run, control=control), out_dir / f"{prefix}-weight.png")]
+    if "w_final" in run.weights:  # a stripped run file has no weights
+        paths.append(_save(fig_weight_histograms(run), out_dir / f"{prefix}-hist.png"))
     if "spike_t" in run.arrays and len(run.arrays["spike_t"]):
         paths.append(_save(fig_raster(run), out_dir / f"{prefix}-raster.png"))
     paths.append(_save(fig_dopamine(run), out_dir / f"{prefix}-dopamine.png"))
