@@ -11,8 +11,8 @@ of dicts). These names are imported on first use, so ``import neuro_grlu`` stays
 
 __version__ = "0.1.0"
 
-_LAZY = {"read_run": ("io", "read_run"), "Run": ("io", "Run"), "report": ("results", "report"),
-         "summary": ("results", "summary")}
+_LAZY = {"read_run": ("app.runs", "read_run"), "Run": ("app.runs", "Run"), "report": ("app.report", "report"),
+         "summary": ("app.report", "summary")}
 __all__ = ["__version__", *_LAZY]
 
 

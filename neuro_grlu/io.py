@@ -520,6 +520,9 @@ def _read_streams(path: Path, arrays: dict, array_units: dict) -> None:
 class Run:
     """A run file's content as plain Python/NumPy objects (see ``docs/run-file.md``).
 
+    This is the record of the io layer; ``neuro_grlu.read_run`` returns the same record with
+    ``summary()``, ``plot()`` and ``figure_names()`` (:class:`neuro_grlu.app.runs.Run`).
+
     ``metrics[name]`` has shape (epochs_completed,) float64, row i = epoch i+1 (the
     ``/metrics/epoch`` dataset is implied and not included);
     ``weights``/``arrays`` hold arrays as stored; ``wall_time_s`` is in seconds.
@@ -569,40 +572,6 @@ class Run:
         """One dict per epoch: ``{"epoch": int (1-based), <metric>: float, ...}``."""
         return [{"epoch": i + 1, **{k: float(v[i]) for k, v in self.metrics.items()}}
                 for i in range(self.epochs_completed)]
-
-    def summary(self) -> dict:
-        """Headline numbers suited to the run's kind (:func:`neuro_grlu.results.summary`)."""
-        from .results import summary
-
-        return summary(self)
-
-    def figure_names(self) -> list[str]:
-        """Names of the figures :meth:`plot` can draw from this run."""
-        from .plotting import figure_names
-
-        return figure_names(self)
-
-    def plot(self, *names: str, out=None):
-        """Draw the figures that suit the run's kind (:mod:`neuro_grlu.plotting`).
-
-        Parameters
-        ----------
-        *names : str
-            Figure names (default: all the run's content supports, see :meth:`figure_names`),
-            e.g. ``run.plot("raster", "dopamine")``.
-        out : path-like, optional
-            Write PNGs as ``neuro-grlu plot --out`` does and return their paths instead.
-
-        Returns
-        -------
-        FigureSet (a dict of name -> matplotlib Figure; shows the figures in a notebook), or
-        the list of PNG paths if `out` is given.
-        """
-        from .plotting import figures, plot_runs
-
-        if out is not None:
-            return plot_runs([self], out, list(names) or None)
-        return figures(self, list(names) or None)
 
 
 def _str(v) -> str:

@@ -54,10 +54,10 @@ class StripResult:
 def derived_numbers(run) -> dict:
     """Numbers that analyses compute from a full run file, as plain JSON values.
 
-    ``summary``: :func:`neuro_grlu.results.summary` without ``file``; ``distal_reward``: for
+    ``summary``: :func:`neuro_grlu.app.report.summary` without ``file``; ``distal_reward``: for
     spiking runs with a chosen synapse and final weights, the distal-reward table's numbers.
     """
-    from .results import summary
+    from .app.report import summary
 
     out = {"summary": {k: v for k, v in summary(run).items() if k != "file"}}
     if run.kind == "spiking" and {"w_initial", "w_final"} <= set(run.weights) and \

@@ -96,7 +96,7 @@ def test_continual_run_writes_a_run_file(tiny_mnist, tmp_path):
     from neuro_grlu.cli import build_parser
     from neuro_grlu.cls.config import load_continual
     from neuro_grlu.cls.experiment import run_continual
-    from neuro_grlu.config import describe_model
+    from neuro_grlu.app.cli import describe_model
     from neuro_grlu.data import load_idx_dir
     from neuro_grlu.io import read_run
 

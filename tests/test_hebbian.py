@@ -5,7 +5,7 @@ import pytest
 
 from neuro_grlu.config import load_model, parse_config
 from neuro_grlu.errors import ConfigError
-from neuro_grlu.hebbian import RewardBaseline, oja_update, reward_modulated_hebbian_update, sanger_update
+from neuro_grlu.hebbian_updates import RewardBaseline, oja_update, reward_modulated_hebbian_update, sanger_update
 from neuro_grlu.network import Architecture, Network, layer_norm, log_softmax_at
 from neuro_grlu.rules import get_rule
 from neuro_grlu.rules.hebbian import (

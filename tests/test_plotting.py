@@ -15,7 +15,8 @@ from _spiking_nets import conditioning
 from conftest import TINY_MODEL_TOML
 from neuro_grlu.cli import main
 from neuro_grlu.errors import NeuroGRLUError, RunFileError
-from neuro_grlu.io import RunWriter, read_run
+from neuro_grlu import read_run
+from neuro_grlu.io import RunWriter
 from neuro_grlu.plotting import FIGURES, figure_names, figures, plot_runs
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

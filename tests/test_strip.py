@@ -11,7 +11,8 @@ import pytest
 
 from neuro_grlu.cli import main
 from neuro_grlu.errors import RunFileError
-from neuro_grlu.io import STRIP_KEEP_MAX_SIZE, RunWriter, read_run
+from neuro_grlu import read_run
+from neuro_grlu.io import STRIP_KEEP_MAX_SIZE, RunWriter
 from neuro_grlu.plotting import figure_names, figures
 from neuro_grlu.strip import strip_run
 

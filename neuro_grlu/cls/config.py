@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..definitions import apply_overrides, load_raw
 from ..errors import ConfigError
 from ..params import ParamSet, from_dict, param
 from ..rules import get_rule
@@ -152,8 +153,6 @@ def parse_continual(raw: dict[str, Any], name: str = "custom") -> ContinualConfi
 
 
 def load_continual(name_or_path: str, overrides: list[str] | None = None) -> ContinualConfig:
-    from ..config import apply_overrides, load_raw
-
     raw, name = load_raw(name_or_path)
     if overrides:
         raw = apply_overrides(raw, overrides)

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError
-from ..hebbian import RewardBaseline, reward_modulated_hebbian_update
+from ..hebbian_updates import RewardBaseline, reward_modulated_hebbian_update
 from ..network import layer_norm, topk_count, topk_mask
 from ..params import ParamSet, from_dict, param
 from ..rules.hebbian import one_hot, policy_probs, sample_actions

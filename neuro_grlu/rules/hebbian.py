@@ -39,7 +39,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..hebbian import RewardBaseline, reward_modulated_hebbian_update, sanger_update
+from ..hebbian_updates import RewardBaseline, reward_modulated_hebbian_update, sanger_update
 from ..network import Architecture, Network, layer_norm, log_softmax_at
 from ..params import ParamSet, param
 from ..schedules import SCHEDULES, schedule_value, scheduled

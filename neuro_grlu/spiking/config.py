@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import apply_overrides, load_raw
+from ..definitions import apply_overrides, load_raw
 from ..errors import ConfigError
 from ..params import ParamSet, from_dict, param
 

@@ -117,7 +117,7 @@ def run_statistics(run, t_start: float = 0.0, t_stop: float | None = None, windo
     shape (n,)), ``cv_isi`` and ``fano`` (per neuron, NaN where undefined), and the summaries
     ``mean_rate_hz``, ``median_cv_isi``, ``median_fano``.
     """
-    from ..plotting import population_ranges
+    from ..figures.spiking import population_ranges
 
     if "spike_t" not in run.arrays or "spike_i" not in run.arrays:
         from ..errors import RunFileError

@@ -90,7 +90,8 @@ def plot(run: Run, out_dir, prefix: str | None = None, control: Run | None = Non
 
     The figures are those of ``neuro-grlu plot`` (:mod:`neuro_grlu.plotting`).
     """
-    from ...plotting import _save, fig_dopamine, fig_raster, fig_weight_histograms, fig_weights
+    from ...figures.common import _save
+    from ...figures.spiking import fig_dopamine, fig_raster, fig_weight_histograms, fig_weights
 
     out_dir = Path(out_dir)
     prefix = prefix or run.model

@@ -14,35 +14,18 @@ recorded spike times. Exponentials ``a+ exp(-s/tau+)`` (s > 0) and ``-a- exp(s/t
 from __future__ import annotations
 
 import copy
-import csv
 import json
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ...config import load_raw
-from ...errors import ConfigError, DataError
-from ...config import apply_overrides
+from ...definitions import apply_overrides, load_raw
+from ...errors import ConfigError, RunFileError
+from ...io import RunWriter, read_run
+from ...reference import BI_POO_1998 as DATA, read_reference  # noqa: F401  (re-exported)
 from ..config import parse_spiking
 
-DATA = Path(__file__).resolve().parents[3] / "data" / "bi_poo_1998.csv"
-
-
-def read_reference(path=None) -> tuple[np.ndarray, np.ndarray]:
-    """Lags (ms) and weight changes (%) from a CSV with columns dt_ms, dw_percent (# comments)."""
-    path = Path(path) if path else DATA
-    try:
-        lines = [line for line in path.read_text().splitlines() if line and not line.startswith("#")]
-    except OSError as exc:
-        raise DataError(f"cannot read STDP reference data {path}: {exc.strerror}") from None
-    rows = list(csv.DictReader(lines))
-    try:
-        lag = np.array([float(r["dt_ms"]) for r in rows])
-        dw = np.array([float(r["dw_percent"]) for r in rows])
-    except (KeyError, ValueError, TypeError) as exc:
-        raise DataError(f"{path}: expected columns dt_ms,dw_percent with numbers ({exc})") from None
-    return lag, dw
 
 
 def fit_exponential(lag_ms, values, taus=np.arange(1.0, 150.0, 0.01)) -> tuple[float, float]:
@@ -170,7 +153,8 @@ def run_stdp_window(model: str = "stdp-window", *, out_dir=None, overrides=(), t
 def plot_window(result: dict, ref_lag, ref_dw, path) -> Path:
     """The simulated window over the reference points, with both fits, saved as a PNG
     (:func:`neuro_grlu.plotting.fig_stdp_window`)."""
-    from ...plotting import _save, fig_stdp_window
+    from ...figures.common import _save
+    from ...figures.stdp_window import fig_stdp_window
 
     return _save(fig_stdp_window(result, ref_lag, ref_dw), path)
 
@@ -189,8 +173,6 @@ def write_run_file(result: dict, path, *, ref_lag, ref_dw, definition: dict | No
     ``dw_percent`` (%), ``reference_lag_ms`` and ``reference_dw_percent``; the configuration holds
     the result's other keys and the protocol's full definition (``definition``).
     """
-    from ...io import RunWriter
-
     config = {"kind": "stdp-window", **{k: result[k] for k in _RESULT_KEYS if k in result},
               "definition": definition or {}}
     metrics = {**{k: result["fit"][k] for k in ("tau_plus_ms", "tau_minus_ms", "a_plus", "a_minus")},
@@ -224,9 +206,6 @@ def read_window(path) -> tuple[dict, np.ndarray, np.ndarray]:
     ``reference`` CSV if that file exists, else ``data/bi_poo_1998.csv``) or a run file of kind
     ``"stdp-window"``. Raises :class:`~neuro_grlu.errors.RunFileError` if neither.
     """
-    from ...errors import RunFileError
-    from ...io import read_run
-
     path = Path(path)
     if path.suffix.lower() != ".json":
         run = read_run(path)

@@ -8,8 +8,8 @@ import sys
 
 def _cmd_continual(args) -> int:
     from ..data import load_mnist
-    from .config import load_continual
-    from .experiment import run_continual
+    from ..cls.config import load_continual
+    from ..cls.experiment import run_continual
 
     overrides = list(args.set or [])
     if args.seed is not None:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 
 def _cmd_simulate(args) -> int:
-    from .config import load_spiking
-    from .simulate import simulate
+    from ..spiking.config import load_spiking
+    from ..spiking.simulate import simulate
 
     overrides = list(args.set or [])
     if args.duration is not None:
@@ -43,7 +43,7 @@ def _cmd_simulate(args) -> int:
           + (f" (simulation alone {result.peak_run_memory_bytes / 2**20:.0f} MiB)" if result.peak_run_memory_bytes else "")
           + f"; {result.n_spikes} spikes ({rates}); run file {out}", flush=True)
     if config.reward.projection and not args.no_plot:
-        from .experiments.distal_reward import report
+        from ..spiking.experiments.distal_reward import report
 
         summary = report(out, control_path=args.control)
         keys = ("time_to_cap_s", "chosen_final", "chosen_percentile_final", "others_mean_final",
@@ -54,7 +54,7 @@ def _cmd_simulate(args) -> int:
 
 
 def _cmd_stdp_window(args) -> int:
-    from .experiments.stdp_window import run_stdp_window
+    from ..spiking.experiments.stdp_window import run_stdp_window
 
     command = "neuro-grlu " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     result = run_stdp_window(args.model, out_dir=args.out, overrides=list(args.set or []),

@@ -1,0 +1,77 @@
+"""Definitions: reading named TOML definitions of any kind (core layer).
+
+A definition is a TOML file; ``models/NAME.toml`` inside the package (package data) or a
+path. This module knows nothing about the kinds (rate, spiking, continual, STDP window): it
+finds, reads and overrides definitions, and each kind's schema validates them
+(:mod:`neuro_grlu.kinds`).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+def models_dir() -> Path:
+    """Directory of named definitions: ``NEURO_GRLU_MODELS`` or the repository's ``models/``."""
+    env = os.environ.get("NEURO_GRLU_MODELS")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "models"
+
+
+def available_models() -> list[str]:
+    """Names of the definitions in :func:`models_dir` (file names without ``.toml``)."""
+    d = models_dir()
+    return sorted(p.stem for p in d.glob("*.toml")) if d.is_dir() else []
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def load_raw(name_or_path: str) -> tuple[dict[str, Any], str]:
+    """The parsed TOML of a model given by name (in ``models/``) or by path, and its name."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"model file {path} does not exist")
+        return read_toml(path), path.stem
+    candidate = models_dir() / f"{name_or_path}.toml"
+    if not candidate.is_file():
+        names = available_models()
+        hint = f"available: {', '.join(names)}" if names else f"no definitions found in {models_dir()}"
+        raise ConfigError(f"unknown model {name_or_path!r}; {hint} (or give a path to a .toml file)")
+    return read_toml(candidate), name_or_path
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``table.key=value`` overrides, at any depth (``cortex.params.lr_max=0.05``,
+    ``populations.exc.n=100``); the value is TOML (``rule.pairs=16``, ``network.hidden=[64]``)
+    or a bare word (``network.activation=relu``). Returns a new dict; missing tables are created."""
+    raw = copy.deepcopy(raw)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        parts = [p.strip() for p in key.split(".")]
+        if not sep or len(parts) < 2 or not all(parts):
+            raise ConfigError(f"override {item!r} must look like table.key=value, e.g. rule.pairs=16")
+        try:
+            parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            parsed = value.strip()  # a bare word such as relu
+        node = raw
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {part!r} is not a table")
+        node[parts[-1]] = parsed
+    return raw
