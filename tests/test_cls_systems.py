@@ -34,8 +34,21 @@ def test_cortex_is_frozen_during_the_fast_phase():
     assert cortex.fingerprint() == before
     with pytest.raises(ValueError):
         cortex.net.W[0][0, 0] = 1.0  # read-only weights
-    # the cortex trained on its declared classes only: its own readout never learnt class 5
     assert cortex.features(x).shape == (len(x), 16)
+
+
+def test_cortex_never_sees_images_of_other_classes():
+    """Images of classes 3-5 are poisoned with NaN: a cortex shaped on 0-2 stays finite (not one of
+    them reached a weight), while the same training told to use class 5 too is poisoned."""
+    x, y = blobs(dim=30)
+    x[y >= 3] = np.nan
+    arch = Architecture(n_in=30, hidden=(16,), n_out=10)
+    params = {"pairs": 2, "lr_max": 0.05, "sigma_max": 0.1}
+    clean = train_cortex("grlu", params, arch, x, y, [0, 1, 2], epochs=2, seed=0)
+    assert all(np.isfinite(w).all() for w in clean.net.W + clean.net.b)
+    assert np.isfinite(clean.features(x[y < 3])).all()
+    poisoned = train_cortex("grlu", params, arch, x, y, [0, 1, 2, 5], epochs=1, seed=0)
+    assert not all(np.isfinite(w).all() for w in poisoned.net.W + poisoned.net.b)
 
 
 @pytest.mark.parametrize("make", [

@@ -297,12 +297,19 @@ def test_model_definition_and_registry():
         parse_config({"rule": {"name": "es", "population": 8}})
 
 
-def test_shipped_model_definition_loads():
+def test_shipped_model_definition_learns(tiny_mnist):
+    """models/es-mnist.toml as shipped (784-256-10, 32 pairs, Adam, batch 100; only the epochs
+    shortened) learns the tiny digit set above chance within 3 epochs (18 ES steps; observed 26.5 %)."""
     from neuro_grlu.config import load_model
+    from neuro_grlu.data import load_idx_dir
+    from neuro_grlu.train import train
 
-    cfg = load_model("es-mnist")
-    assert cfg.rule_name == "es" and cfg.training.epochs == 10 and cfg.training.seed == 42
-    assert cfg.network.hidden == (256,)
+    tiny = load_idx_dir(tiny_mnist, name="tiny", md5=None)
+    cfg = load_model("es-mnist", ["training.epochs=3", "training.alignment_batches=0"])
+    result = train(cfg, tiny, progress=False, log=lambda s: None)
+    hist = result.history
+    assert hist[-1]["test_accuracy"] > 0.2, hist  # chance 0.1
+    assert hist[-1]["mean_reward"] > hist[0]["mean_reward"] + 0.3  # observed -3.14 -> -2.53 nat
 
 
 def test_trains_through_the_harness(tiny_mnist):

@@ -182,6 +182,36 @@ def test_bad_model_definitions_are_one_line_config_errors(network, rule, match):
     assert "\n" not in str(info.value)
 
 
+def _shifted(image, dy, dx):
+    """Reference: `image` (side, side) moved down by dy and right by dx, zero fill."""
+    side = image.shape[0]
+    out = np.zeros_like(image)
+    ys, xs = slice(max(dy, 0), side + min(dy, 0)), slice(max(dx, 0), side + min(dx, 0))
+    out[ys, xs] = image[max(-dy, 0): side - max(dy, 0), max(-dx, 0): side - max(dx, 0)]
+    return out
+
+
+def test_shift_offsets_are_uniform_and_images_move_exactly():
+    """Every image is a zero-filled translation of itself by one of the (2k+1)² offsets, drawn
+    uniformly (chi-square over 4000 images) and independently per image."""
+    from neuro_grlu.rules._augment import random_shift
+
+    rng, k, side, n = np.random.default_rng(11), 2, 7, 4000
+    x = rng.uniform(0.5, 1.0, (n, side * side)).astype(np.float32)  # no zero pixel: offsets are unique
+    out = random_shift(x, rng, k).reshape(n, side, side)
+    offsets = [(dy, dx) for dy in range(-k, k + 1) for dx in range(-k, k + 1)]
+    counts = np.zeros(len(offsets))
+    for i in range(n):
+        image = x[i].reshape(side, side)
+        match = [j for j, (dy, dx) in enumerate(offsets) if np.array_equal(out[i], _shifted(image, dy, dx))]
+        assert len(match) == 1, i
+        counts[match[0]] += 1
+    expected = n / len(offsets)
+    chi2 = float(((counts - expected) ** 2 / expected).sum())
+    assert chi2 < 52.6  # 99.9 % quantile of chi-square with 24 degrees of freedom
+    assert counts.min() > 0
+
+
 def test_shift_augmentation_moves_whole_images_with_zero_fill():
     from neuro_grlu.rules._augment import random_shift
 
@@ -194,6 +224,12 @@ def test_shift_augmentation_moves_whole_images_with_zero_fill():
         r, c = np.argwhere(o == 1).min(0)
         assert abs(r - 2) <= 2 and abs(c - 2) <= 2
         np.testing.assert_array_equal(o[r : r + 2, c : c + 2], 1.0)
-    assert random_shift(img.reshape(3, 36), rng, 0) is not None
+    flat = img.reshape(3, 36)
+    state = rng.bit_generator.state
+    same = random_shift(flat, rng, 0)  # no shift: an equal copy, and no random numbers drawn
+    assert same is not flat and not np.shares_memory(same, flat) and rng.bit_generator.state == state
+    np.testing.assert_array_equal(same, flat)
+    same[0, 0] = 9.0
+    assert flat[0, 0] == 0.0
     with pytest.raises(ConfigError, match="square"):
         NoProp(NoPropParams(shift_pixels=1), Architecture(n_in=40, hidden=(8,), n_out=3))

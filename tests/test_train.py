@@ -162,11 +162,39 @@ def test_backends_agree(tiny, tiny_model_toml, network):
     assert np.abs(ref["W1"] - init["W1"]).max() > 1e-3
 
 
-def test_batch_size_runs(tiny, tiny_model_toml):
-    config = _config(tiny_model_toml, "training.batch_size=8", "data.train_limit=100", "training.epochs=1",
-                     "rule.backend=numpy")
+def test_a_batch_update_is_the_mean_of_its_examples(tiny):
+    """batch_size = 8 makes one update per 8 examples, with their mean gradient: 8 copies of one
+    image in one batch move backprop's weights exactly as that image alone does (batch 1)."""
+    import dataclasses
+
+    def one_image(copies):
+        x, y = np.repeat(tiny.x_train[:1], copies, axis=0), np.repeat(tiny.y_train[:1], copies)
+        return dataclasses.replace(tiny, x_train=x, y_train=y)
+
+    from neuro_grlu.config import parse_config
+
+    def backprop(batch_size, lr=0.002):
+        return parse_config({"network": {"hidden": [32]}, "rule": {"name": "backprop", "lr_max": lr},
+                             "training": {"epochs": 1, "batch_size": batch_size, "seed": 3, "alignment_batches": 0}})
+
+    single = train(backprop(1), one_image(1), **QUIET).net
+    batch = train(backprop(8), one_image(8), **QUIET).net
+    seq = train(backprop(1), one_image(8), **QUIET).net
+    init = train(backprop(1, lr=1e-30), one_image(1), **QUIET).net
+    for k, w in batch.state_dict().items():
+        np.testing.assert_allclose(w, single.state_dict()[k], rtol=1e-5, atol=1e-7, err_msg=k)
+    moved = {k: np.abs(w - init.state_dict()[k]).max() for k, w in batch.state_dict().items()}
+    assert moved["W1"] > 1e-4  # one real step was taken ...
+    # ... and only one: eight sequential steps on the same image go clearly further
+    assert np.abs(seq.state_dict()["W1"] - init.state_dict()["W1"]).max() > 2 * moved["W1"]
+
+
+def test_grlu_learns_with_batch_size_8(tiny, tiny_model_toml):
+    config = _config(tiny_model_toml, "training.batch_size=8", "training.epochs=3", "rule.backend=numpy")
     result = train(config, tiny, **QUIET)
-    assert math.isfinite(result.history[0]["mean_reward"])
+    assert config.training.batch_size == 8
+    assert result.test_accuracy > 0.5, result.history  # chance is 0.1
+    assert result.history[-1]["mean_reward"] > result.history[0]["mean_reward"]
 
 
 # --------------------------------------------------------------------------- interruption and divergence

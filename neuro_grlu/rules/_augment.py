@@ -26,9 +26,12 @@ def image_side(n_in: int, what: str) -> int:
 
 
 def random_shift(x: np.ndarray, rng: np.random.Generator, max_shift: int) -> np.ndarray:
-    """A copy of ``x`` ``(B, side²)`` with every image shifted by its own offset in ``[−k, k]²``."""
+    """A copy of ``x`` ``(B, side²)`` with every image shifted by its own offset in ``[−k, k]²``.
+
+    ``max_shift <= 0`` returns an unshifted copy (never `x` itself) and draws nothing from `rng`.
+    """
     if max_shift <= 0:
-        return x
+        return np.array(x, copy=True)
     n, side, k = len(x), math.isqrt(x.shape[1]), int(max_shift)
     padded = np.pad(x.reshape(n, side, side), ((0, 0), (k, k), (k, k)))
     dy, dx = rng.integers(0, 2 * k + 1, n), rng.integers(0, 2 * k + 1, n)
