@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .definitions import apply_overrides, available_models, load_raw, models_dir, read_toml  # noqa: F401  (re-exported)
+from .definitions import apply_overrides, available_models, definition_table, load_definition, load_raw, models_dir, read_toml  # noqa: F401
 from .errors import ConfigError
 from .network import Architecture
 from .params import ParamSet, from_dict, param
@@ -100,29 +100,18 @@ def parse_config(raw: dict[str, Any], name: str = "custom") -> ModelConfig:
     unknown = sorted(set(raw) - set(TABLES) - {"name", "kind"})
     if unknown:
         raise ConfigError(f"unknown table or key {', '.join(map(repr, unknown))} in model {name!r}; allowed: {', '.join(TABLES)}")
-    for table in ("data", "network", "rule", "training"):
-        if table in raw and not isinstance(raw[table], dict):
-            raise ConfigError(f"[{table}] in model {name!r} must be a table")
-    rule_raw = dict(raw.get("rule") or {})
-    if "name" not in rule_raw:
+    tables = {t: definition_table(raw, t, name) for t in ("data", "network", "rule", "training")}
+    if "name" not in tables["rule"]:
         raise ConfigError(f"model {name!r} has no [rule] name; set e.g. name = \"grlu\"")
-    rule_name = rule_raw.pop("name")
-    if not isinstance(rule_name, str):
-        raise ConfigError(f"[rule] name in model {name!r} must be a string such as \"grlu\" (got {rule_name!r})")
-    rule_cls = get_rule(rule_name)
-    network = from_dict(NetworkParams, raw.get("network"), "network")
-    hidden = network.hidden
-    if (not isinstance(hidden, tuple) or not hidden
-            or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden)):
-        shown = list(hidden) if isinstance(hidden, tuple) else hidden
-        raise ConfigError(f"network.hidden must be a list of positive integers, e.g. [256] (got {shown!r})")
+    rule_name, rule = read_rule_table(tables["rule"], "rule", model=name)
+    network = read_network_table(tables["network"], "network")
     config = ModelConfig(
         name=str(raw.get("name", name)),
         description=str(raw.get("description", "")),
         data=from_dict(DataParams, raw.get("data"), "data"),
         network=network,
         rule_name=rule_name,
-        rule=from_dict(rule_cls.Params, rule_raw, f"rule ({rule_name})"),
+        rule=rule,
         training=from_dict(TrainingParams, raw.get("training"), "training"),
     )
     # Constructing the rule is cheap (no weights, no compilation) and runs its checks of the
@@ -131,9 +120,36 @@ def parse_config(raw: dict[str, Any], name: str = "custom") -> ModelConfig:
     return config
 
 
+def read_network_table(table: dict[str, Any] | None, section: str = "network") -> NetworkParams:
+    """A ``[network]`` table (``hidden``, ``activation``, ``k``, ``skip``) validated, as in every
+    kind that builds a rate network (``[network]``, ``[cortex.network]``, ``[slow.network]``)."""
+    network = from_dict(NetworkParams, table, section)
+    hidden = network.hidden
+    if (not isinstance(hidden, tuple) or not hidden
+            or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden)):
+        shown = list(hidden) if isinstance(hidden, tuple) else hidden
+        raise ConfigError(f"{section}.hidden must be a list of positive integers, e.g. [256] (got {shown!r})")
+    return network
+
+
+def read_rule_table(table: dict[str, Any], section: str = "rule", *, model: str | None = None,
+                    allow_none: bool = False) -> tuple[str, ParamSet | None]:
+    """A ``[rule]`` table: ``name = "grlu"`` and the rule's own parameters, validated by the
+    rule's ``Params``. Returns ``(name, params)``; ``("none", None)`` if `allow_none` and the
+    name is ``"none"`` (an untrained network)."""
+    table = dict(table)
+    rule_name = table.pop("name", None)
+    where = f"[{section}] name" + (f" in model {model!r}" if model else "")
+    if not isinstance(rule_name, str):
+        raise ConfigError(f"{where} must be a string such as \"grlu\" (got {rule_name!r})")
+    if allow_none and rule_name == "none":
+        if table:
+            raise ConfigError(f"[{section}] name = \"none\" (untrained) takes no parameters (got {', '.join(sorted(table))})")
+        return rule_name, None
+    rule_cls = get_rule(rule_name)
+    return rule_name, from_dict(rule_cls.Params, table, f"{section} ({rule_name})")
+
+
 def load_model(name_or_path: str, overrides: list[str] | None = None) -> ModelConfig:
     """Load and validate a named definition (``models/NAME.toml``) or a TOML file."""
-    raw, name = load_raw(name_or_path)
-    if overrides:
-        raw = apply_overrides(raw, overrides)
-    return parse_config(raw, name)
+    return parse_config(*load_definition(name_or_path, overrides))

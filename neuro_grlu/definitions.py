@@ -55,7 +55,7 @@ def load_raw(name_or_path: str) -> tuple[dict[str, Any], str]:
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``table.key=value`` overrides, at any depth (``cortex.params.lr_max=0.05``,
+    """Apply ``table.key=value`` overrides, at any depth (``cortex.rule.lr_max=0.05``,
     ``populations.exc.n=100``); the value is TOML (``rule.pairs=16``, ``network.hidden=[64]``)
     or a bare word (``network.activation=relu``). Returns a new dict; missing tables are created."""
     raw = copy.deepcopy(raw)
@@ -75,3 +75,23 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
                 raise ConfigError(f"override {item!r}: {part!r} is not a table")
         node[parts[-1]] = parsed
     return raw
+
+
+def definition_table(raw: dict[str, Any], key: str, name: str) -> dict[str, Any]:
+    """Table `key` of a definition (``{}`` if absent); anything but a table is a one-line error.
+    Every kind reads its tables through this, so they agree on what a table is."""
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{key}] in model {name!r} must be a table (got {value!r})")
+    return value
+
+
+def load_definition(name_or_path: str, overrides: list[str] | None = None) -> tuple[dict[str, Any], str]:
+    """The one loader of definitions: ``(raw TOML dict with overrides applied, name)`` for a named
+    definition or a path; each kind's schema validates the dict (``neuro_grlu.kinds``)."""
+    raw, name = load_raw(name_or_path)
+    if overrides:
+        raw = apply_overrides(raw, list(overrides))
+    return raw, name

@@ -69,7 +69,7 @@ def continual_runs(tiny_mnist, tmp_path_factory):
               "protocol.fewshot=[1, 3]", "protocol.fewshot_repeats=2"]
     paths = []
     for model, extra in (("cls-hippocampus-pixels", ["hippocampus.prototypes_per_class=5"]),
-                         ("cls-finetune-fa", ["slow.hidden=[16]", "protocol.fewshot_slow_epochs=1"])):
+                         ("cls-finetune-fa", ["slow.network.hidden=[16]", "protocol.fewshot_slow_epochs=1"])):
         cfg = load_continual(model, common + extra)
         paths.append(d / f"{model}.h5")
         run_continual(cfg, data, out=paths[-1], progress=False, log=lambda line: None)

@@ -33,7 +33,7 @@ def add_subcommands(sub) -> None:
     c.add_argument("model", help="model name in models/ or path to a .toml file (kind = \"continual\")")
     c.add_argument("--seed", type=int, help="override protocol.seed")
     c.add_argument("--set", action="append", metavar="TABLE.KEY=VALUE",
-                   help="override any key, e.g. --set cortex.epochs=5 or --set cortex.params.lr_max=0.05 (repeatable)")
+                   help="override any key, e.g. --set cortex.epochs=5 or --set cortex.rule.lr_max=0.05 (repeatable)")
     c.add_argument("--out", help="run file to write (default runs/MODEL-seedSEED.h5)")
     c.add_argument("--overwrite", action="store_true", help="replace an existing run file")
     c.add_argument("--no-progress", action="store_true", help="accepted for symmetry; the protocol prints one line per stage")

@@ -8,14 +8,22 @@
 
     [protocol]   tasks = "split-mnist"; train_limit_per_task = 0; test_limit = 0; seed = 1
                  fewshot = [1, 5, 10, 100]; fewshot_classes = [5, 6, 7, 8, 9]; fewshot_repeats = 3
-    [cortex]     rule = "grlu"; classes = [0, 1, 2, 3, 4]; epochs = 3; hidden = [256]; ...
-    [cortex.params]   ...the rule's own parameters...
-    [hippocampus] learner = "prototype-hebbian"; ...the learner's parameters...
-    [slow]       rule = "backprop"; epochs_per_task = 1; hidden = [256]; ...
-    [slow.params]     ...the rule's own parameters...
+    [cortex]          classes = [0, 1, 2, 3, 4]; epochs = 3; batch_size = 1; train_limit = 0
+    [cortex.network]  hidden = [256]; activation = "relu"; k = 0.5      (the rate [network] table)
+    [cortex.rule]     name = "grlu"; ...the rule's own parameters...     (the rate [rule] table;
+                      name = "none": an untrained random cortex)
+    [hippocampus]     learner = "prototype-hebbian"; ...the learner's parameters...
+    [slow]            epochs_per_task = 1; batch_size = 1
+    [slow.network]    hidden = [256]; ...
+    [slow.rule]       name = "backprop"; ...
 
-Unknown tables or keys raise a one-line :class:`~neuro_grlu.errors.ConfigError` listing the
-allowed ones. ``--set table.key=value`` (and ``cortex.params.key=value``) overrides any key.
+The network and rule tables are read by the same functions as a rate definition's
+(:func:`neuro_grlu.config.read_network_table`, :func:`~neuro_grlu.config.read_rule_table`).
+The older shape (``[cortex] rule = "grlu"; hidden = [256]`` with ``[cortex.params]``) still
+loads to the same configuration; a table that mixes the two shapes is a one-line error naming
+each key to move. Unknown tables or keys raise a one-line :class:`~neuro_grlu.errors.ConfigError`
+listing the allowed ones. ``--set table.key=value`` (``cortex.rule.lr_max=0.05``) overrides any key.
+:meth:`ContinualConfig.to_dict` (what run files store) keeps the older flat layout.
 """
 
 from __future__ import annotations
@@ -23,10 +31,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..definitions import apply_overrides, load_raw
+from ..config import NetworkParams, read_network_table, read_rule_table
+from ..definitions import definition_table, load_definition
 from ..errors import ConfigError
 from ..params import ParamSet, from_dict, param
-from ..rules import get_rule
 from .hippocampus import learner_params
 from .tasks import task_sequence
 
@@ -47,27 +55,52 @@ class ProtocolParams(ParamSet):
 
 
 @dataclass(frozen=True)
-class CortexParams(ParamSet):
-    rule: str = param("grlu", doc="slow rule training the cortex ('none' = untrained random features)")
-    classes: tuple = param((0, 1, 2, 3, 4), doc="the classes of the cortex's training data (declared, nothing else is used)")
-    epochs: int = param(3, low=1, doc="passes over the cortex's training data")
-    hidden: tuple = param((256,), doc="hidden layer widths")
-    activation: str = param("relu", choices=("relu", "topk"), doc="hidden nonlinearity")
-    k: float = param(0.5, low=0.0, low_open=True, high=1.0, doc="fraction of winners for top-k")
-    batch_size: int = param(1, low=1, doc="examples per weight update")
-    train_limit: int = param(0, low=0, doc="train on the first N images of its classes only (0 = all)")
-    params: object = param(None, doc="table of the rule's own parameters")
+class _RateSystem:
+    """The network of a cortex or slow learner: ``network`` (a validated
+    :class:`~neuro_grlu.config.NetworkParams`), seen also as ``hidden``, ``activation``, ``k``."""
+
+    @property
+    def hidden(self) -> tuple:
+        return self.network.hidden
+
+    @property
+    def activation(self) -> str:
+        return self.network.activation
+
+    @property
+    def k(self) -> float:
+        return self.network.k
+
+    def to_dict(self) -> dict[str, Any]:
+        """The flat layout run files store: the rule's name, the table's keys, the network's
+        ``hidden``/``activation``/``k``, and ``params`` (the rule's parameters as given)."""
+        own = {f: getattr(self, f) for f in self._FLAT}
+        out = {k: (list(v) if isinstance(v, tuple) else v) for k, v in own.items()}
+        return out
 
 
 @dataclass(frozen=True)
-class SlowParams(ParamSet):
+class CortexParams(_RateSystem, ParamSet):
+    rule: str = param("grlu", doc="slow rule training the cortex ('none' = untrained random features)")
+    classes: tuple = param((0, 1, 2, 3, 4), doc="the classes of the cortex's training data (declared, nothing else is used)")
+    epochs: int = param(3, low=1, doc="passes over the cortex's training data")
+    batch_size: int = param(1, low=1, doc="examples per weight update")
+    train_limit: int = param(0, low=0, doc="train on the first N images of its classes only (0 = all)")
+    params: object = param(None, doc="table of the rule's own parameters")
+    network: object = param(NetworkParams(), doc="the network table ([cortex.network])")
+
+    _FLAT = ("rule", "classes", "epochs", "hidden", "activation", "k", "batch_size", "train_limit", "params")
+
+
+@dataclass(frozen=True)
+class SlowParams(_RateSystem, ParamSet):
     rule: str = param("backprop", doc="rate rule trained on each task in turn (fine-tuning)")
     epochs_per_task: int = param(1, low=1, doc="passes over each task's training data")
-    hidden: tuple = param((256,), doc="hidden layer widths")
-    activation: str = param("relu", choices=("relu", "topk"), doc="hidden nonlinearity")
-    k: float = param(0.5, low=0.0, low_open=True, high=1.0, doc="fraction of winners for top-k")
     batch_size: int = param(1, low=1, doc="examples per weight update")
     params: object = param(None, doc="table of the rule's own parameters")
+    network: object = param(NetworkParams(), doc="the network table ([slow.network])")
+
+    _FLAT = ("rule", "epochs_per_task", "hidden", "activation", "k", "batch_size", "params")
 
 
 @dataclass(frozen=True)
@@ -94,28 +127,42 @@ class ContinualConfig:
         return out
 
 
-def _table(raw, key, name) -> dict:
-    value = raw.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"[{key}] in model {name!r} must be a table")
-    return value
+#: Keys of the older shape's [cortex]/[slow] tables that now live in [X.network].
+_NETWORK_KEYS = ("hidden", "activation", "k")
 
 
-def _net_table(cls, raw: dict, section: str):
-    """A cortex/slow table with its rule's params validated (unknown keys listed)."""
-    p = from_dict(cls, raw, section)
-    if p.params is not None and not isinstance(p.params, dict):
-        raise ConfigError(f"[{section}.params] must be a table of the rule's parameters")
-    if p.rule != "none":
-        rule_cls = get_rule(p.rule)
-        from_dict(rule_cls.Params, p.params, f"{section}.params ({p.rule})")
-    for key in ("hidden",):
-        v = getattr(p, key)
-        if not v or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in v):
-            raise ConfigError(f"{section}.hidden must be a list of positive integers, e.g. [256] (got {list(v)!r})")
-    return p
+def _rate_system(cls, table: dict, section: str, default_rule: str):
+    """A [cortex] or [slow] table, in either shape, as ``cls`` (the rule's params validated)."""
+    t = dict(table)
+    flat_net = {k: t.pop(k) for k in _NETWORK_KEYS if k in t}
+    net = t.pop("network", None)
+    rule = t.pop("rule", default_rule)
+    params = t.pop("params", None)
+    if net is not None and flat_net:
+        moves = ", ".join(f"{section}.{k} -> {section}.network.{k}" for k in flat_net)
+        raise ConfigError(f"[{section}] mixes the old and new shape: move {moves} (this definition has a [{section}.network] table)")
+    if net is not None and not isinstance(net, dict):
+        raise ConfigError(f"[{section}.network] must be a table (hidden, activation, k)")
+    if isinstance(rule, dict):
+        if params is not None:
+            raise ConfigError(f"[{section}] mixes the old and new shape: move the keys of [{section}.params] into "
+                              f"[{section}.rule] (next to name = ...) and remove [{section}.params]")
+        rule_name, _ = read_rule_table(rule, f"{section}.rule", allow_none=section == "cortex")
+        given = {k: v for k, v in rule.items() if k != "name"}
+    else:
+        if params is not None and not isinstance(params, dict):
+            raise ConfigError(f"[{section}.params] must be a table of the rule's parameters")
+        if not isinstance(rule, str):
+            raise ConfigError(f"{section}.rule must be a rule name such as \"grlu\" or a [{section}.rule] table (got {rule!r})")
+        given = dict(params) if params is not None else None
+        if section == "cortex" and rule == "none":  # untrained: any [cortex.params] is ignored, as before
+            rule_name = rule
+        else:
+            rule_name, _ = read_rule_table({"name": rule, **(params or {})}, f"{section}.params")
+    network = read_network_table(net if net is not None else flat_net, f"{section}.network")
+    if network.skip != "none":
+        raise ConfigError(f"{section}.network.skip must be \"none\" (a {section} network has no skip connections)")
+    return from_dict(cls, t, section, rule=rule_name, params=given, network=network)
 
 
 def parse_continual(raw: dict[str, Any], name: str = "custom") -> ContinualConfig:
@@ -129,7 +176,7 @@ def parse_continual(raw: dict[str, Any], name: str = "custom") -> ContinualConfi
     system = raw.get("system", "cortex+hippocampus")
     if system not in SYSTEMS:
         raise ConfigError(f"system must be one of {', '.join(SYSTEMS)} (got {system!r})")
-    protocol = from_dict(ProtocolParams, _table(raw, "protocol", name), "protocol")
+    protocol = from_dict(ProtocolParams, definition_table(raw, "protocol", name), "protocol")
     tasks = task_sequence(list(protocol.tasks) if isinstance(protocol.tasks, tuple) else protocol.tasks)
     for key in ("fewshot", "fewshot_classes"):
         v = getattr(protocol, key)
@@ -141,11 +188,11 @@ def parse_continual(raw: dict[str, Any], name: str = "custom") -> ContinualConfi
         if table in raw and table not in needs:
             raise ConfigError(f"system = {system!r} takes the tables {', '.join(needs)}; remove [{table}]")
     if "cortex" in needs:
-        cortex = _net_table(CortexParams, _table(raw, "cortex", name), "cortex")
+        cortex = _rate_system(CortexParams, definition_table(raw, "cortex", name), "cortex", "grlu")
     if "hippocampus" in needs:
-        hippo_name, hippo = learner_params(_table(raw, "hippocampus", name))
+        hippo_name, hippo = learner_params(definition_table(raw, "hippocampus", name))
     if "slow" in needs:
-        slow = _net_table(SlowParams, _table(raw, "slow", name), "slow")
+        slow = _rate_system(SlowParams, definition_table(raw, "slow", name), "slow", "backprop")
         if slow.rule == "none":
             raise ConfigError("slow.rule must name a learning rule (see 'neuro-grlu rules')")
     return ContinualConfig(str(raw.get("name", name)), str(raw.get("description", "")), system, protocol, tasks,
@@ -153,7 +200,5 @@ def parse_continual(raw: dict[str, Any], name: str = "custom") -> ContinualConfi
 
 
 def load_continual(name_or_path: str, overrides: list[str] | None = None) -> ContinualConfig:
-    raw, name = load_raw(name_or_path)
-    if overrides:
-        raw = apply_overrides(raw, overrides)
-    return parse_continual(raw, name)
+    """Load and validate a continual definition (``models/NAME.toml`` or a path)."""
+    return parse_continual(*load_definition(name_or_path, overrides))

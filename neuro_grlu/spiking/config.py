@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..definitions import apply_overrides, load_raw
+from ..definitions import definition_table, load_definition
 from ..errors import ConfigError
 from ..params import ParamSet, from_dict, param
 
@@ -231,13 +231,6 @@ class SpikingConfig:
         return [k for k, p in self.populations.items() if p.model not in SOURCE_MODELS]
 
 
-def _table(raw: dict, key: str, name: str) -> dict:
-    value = raw.get(key) or {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"[{key}] in model {name!r} must be a table")
-    return value
-
-
 def parse_spiking(raw: dict[str, Any], name: str = "custom") -> SpikingConfig:
     """Validate a spiking definition given as a dict (the parsed TOML)."""
     if raw.get("kind") != "spiking":
@@ -248,7 +241,7 @@ def parse_spiking(raw: dict[str, Any], name: str = "custom") -> SpikingConfig:
         raise ConfigError(f"unknown table or key {', '.join(map(repr, unknown))} in spiking model {name!r}; "
                           f"allowed: {', '.join(TABLES)}")
     populations = {}
-    for pname, table in _table(raw, "populations", name).items():
+    for pname, table in definition_table(raw, "populations", name).items():
         if not isinstance(table, dict):
             raise ConfigError(f"[populations.{pname}] in model {name!r} must be a table")
         model = table.get("model", "izhikevich")
@@ -269,7 +262,7 @@ def parse_spiking(raw: dict[str, Any], name: str = "custom") -> SpikingConfig:
         raise ConfigError(f"spiking model {name!r} mixes neuron models {sorted(models)}; all non-Poisson "
                           "populations must share one model (they are built as one NeuronGroup)")
     projections = {}
-    for jname, table in _table(raw, "projections", name).items():
+    for jname, table in definition_table(raw, "projections", name).items():
         if not isinstance(table, dict):
             raise ConfigError(f"[projections.{jname}] in model {name!r} must be a table")
         table = dict(table)
@@ -286,13 +279,13 @@ def parse_spiking(raw: dict[str, Any], name: str = "custom") -> SpikingConfig:
         if proj.plastic and proj.weight < 0:
             raise ConfigError(f"projections.{jname}: only excitatory (weight >= 0) projections can be plastic")
         projections[jname] = proj
-    plasticity = from_dict(PlasticityParams, _table(raw, "plasticity", name), "plasticity")
+    plasticity = from_dict(PlasticityParams, definition_table(raw, "plasticity", name), "plasticity")
     if plasticity.w_max <= plasticity.w_min:
         raise ConfigError(f"plasticity.w_max must exceed plasticity.w_min (got {plasticity.w_max} <= {plasticity.w_min})")
-    reward = from_dict(RewardParams, _table(raw, "reward", name), "reward")
+    reward = from_dict(RewardParams, definition_table(raw, "reward", name), "reward")
     if any(isinstance(t, bool) or not isinstance(t, (int, float)) or t < 0 for t in reward.times_s):
         raise ConfigError("reward.times_s must be non-negative numbers (s)")
-    sim = from_dict(SimulationParams, _table(raw, "simulation", name), "simulation")
+    sim = from_dict(SimulationParams, definition_table(raw, "simulation", name), "simulation")
     if reward.kind == "distal" or reward.projection:
         proj = projections.get(reward.projection)
         if proj is None or not proj.plastic:
@@ -315,17 +308,14 @@ def parse_spiking(raw: dict[str, Any], name: str = "custom") -> SpikingConfig:
     return SpikingConfig(
         name=str(raw.get("name", name)), description=str(raw.get("description", "")),
         simulation=sim, populations=populations,
-        input=from_dict(InputParams, _table(raw, "input", name), "input"),
+        input=from_dict(InputParams, definition_table(raw, "input", name), "input"),
         projections=projections, plasticity=plasticity,
-        dopamine=from_dict(DopamineParams, _table(raw, "dopamine", name), "dopamine"),
-        reward=reward, recording=from_dict(RecordingParams, _table(raw, "recording", name), "recording"),
-        protocol=from_dict(ProtocolParams, _table(raw, "protocol", name), "protocol") if "protocol" in raw else None,
+        dopamine=from_dict(DopamineParams, definition_table(raw, "dopamine", name), "dopamine"),
+        reward=reward, recording=from_dict(RecordingParams, definition_table(raw, "recording", name), "recording"),
+        protocol=from_dict(ProtocolParams, definition_table(raw, "protocol", name), "protocol") if "protocol" in raw else None,
     )
 
 
 def load_spiking(name_or_path: str, overrides: list[str] | None = None) -> SpikingConfig:
     """Load and validate a spiking definition (``models/NAME.toml`` or a path)."""
-    raw, name = load_raw(name_or_path)
-    if overrides:
-        raw = apply_overrides(raw, overrides)
-    return parse_spiking(raw, name)
+    return parse_spiking(*load_definition(name_or_path, overrides))
