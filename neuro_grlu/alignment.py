@@ -42,16 +42,19 @@ def layer_cosines(update, gradient) -> np.ndarray:
 
 
 def measure_alignment(rule, net: Network, x: np.ndarray, y: np.ndarray, hyper: dict, rng: np.random.Generator,
-                      batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+                      batch_size: int, state=None) -> tuple[np.ndarray, np.ndarray]:
     """Mean angle (degrees) and mean cosine per layer over the probe batches of ``(x, y)``.
 
     ``x`` float32 ``(n, n_in)`` is split into batches of ``batch_size`` (the rule's own);
-    returns two float64 arrays ``(n_layers,)``. ``net`` is not changed.
+    returns two float64 arrays ``(n_layers,)``. ``net`` and the learner ``state`` (from
+    ``rule.init``; FA/DFA need its feedback matrices) are not changed.
     """
+    from .rules.loop import delta
+
     cos = []
     for start in range(0, len(x) - batch_size + 1, batch_size):
         xb, yb = x[start : start + batch_size], y[start : start + batch_size]
-        update = rule.delta(net, xb, yb, hyper, rng)
+        update = delta(rule, net, state, xb, yb, hyper, rng)
         cos.append(layer_cosines(update, loss_gradient(net, xb, yb)))
     cos = np.array(cos)
     angles = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))

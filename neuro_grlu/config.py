@@ -116,7 +116,7 @@ def parse_config(raw: dict[str, Any], name: str = "custom") -> ModelConfig:
     )
     # Constructing the rule is cheap (no weights, no compilation) and runs its checks of the
     # rule/architecture combination (e.g. FF needs plain ReLU), so a bad pair fails at load time.
-    config.make_rule(config.architecture()).close()
+    config.make_rule(config.architecture())  # rule-level checks
     return config
 
 

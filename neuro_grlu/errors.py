@@ -21,3 +21,8 @@ class DataError(NeuroGRLUError):
 
 class RunFileError(NeuroGRLUError):
     """A run file (HDF5) is missing, unreadable, of another schema or already exists."""
+
+
+class DivergenceError(NeuroGRLUError):
+    """Training diverged (non-finite weights or reward, or a reward collapse); the run file is
+    marked ``"diverged"`` and keeps the last good epoch."""

@@ -152,7 +152,9 @@ class RunWriter:
     command : str
         Command line that started the run ("" if unknown).
     overwrite : bool
-        Replace an existing file at `path` instead of raising :class:`RunFileError`.
+        Replace an existing file at `path` instead of raising :class:`RunFileError`. The new
+        run is written beside it, to ``<path>.new``, and moved onto `path` only when it
+        completes (:meth:`finish`): a failed or killed new run never destroys the old file.
     metric_units : dict of str to str, optional
         Units per metric name (``"s"``, ``"1/s"``; ``""`` = dimensionless, the default).
     metric_descriptions : dict of str to str, optional
@@ -165,20 +167,31 @@ class RunWriter:
     Notes
     -----
     Use as a context manager: an exception (including ``KeyboardInterrupt``) inside the
-    ``with`` block writes a last checkpoint with status ``"incomplete"`` and propagates.
+    ``with`` block writes a last checkpoint with status ``"incomplete"`` and propagates; a
+    :class:`~neuro_grlu.errors.DivergenceError` marks it ``"diverged"`` instead (the file
+    keeps the last good epoch).
+
+    ``learner_state`` (of :meth:`append_epoch`) is ``(arrays, tree)``: named arrays (slash
+    paths) and a JSON-compatible tree, written to the group ``/learner_state`` (datasets,
+    and the tree as its ``state_json`` attribute); :meth:`resume` continues such a file.
     """
 
     def __init__(self, path, *, config: dict, seed: int, model: str, kind: str = "rate",
                  epochs_planned: int, command: str = "", overwrite: bool = False,
                  metric_units: dict[str, str] | None = None,
                  metric_descriptions: dict[str, str] | None = None, strip: bool = False):
-        self.path = Path(path)
+        #: The run file this run ends up in; ``path`` is where it is written until then.
+        self.target = Path(path)
+        self.path = self.target
+        if self.target.is_dir():
+            raise RunFileError(f"run file {self.target} is a directory; pass --out with a file name")
+        if self.target.exists() and not overwrite:
+            raise RunFileError(f"run file {self.target} already exists; pass --out to choose "
+                               "another file, --overwrite to replace it when the new run completes, "
+                               "or --resume to continue it")
+        if self.target.exists():
+            self.path = self.target.with_name(self.target.name + ".new")
         self._tmp = self.path.with_name(self.path.name + ".tmp")
-        if self.path.is_dir():
-            raise RunFileError(f"run file {self.path} is a directory; pass --out with a file name")
-        if self.path.exists() and not overwrite:
-            raise RunFileError(f"run file {self.path} already exists; pass --out to choose "
-                               "another file or --overwrite to replace it")
         if int(epochs_planned) < 0:
             raise ValueError(f"epochs_planned must be >= 0, got {epochs_planned}")
         try:
@@ -207,8 +220,9 @@ class RunWriter:
         self._weights: dict[str, np.ndarray] = {}
         self._arrays: dict[str, tuple[np.ndarray, str | None]] = {}
         self._streams: dict[str, dict] = {}  # name -> {"chunks", "rows", "dtype", "shape", "units"}
+        self._learner_state: tuple[dict[str, np.ndarray], object] | None = None
         self._sidecar = sidecar_dir(self.path)
-        if self._sidecar.exists() and overwrite:
+        if self._sidecar.exists() and (overwrite or self.path != self.target):
             shutil.rmtree(self._sidecar, ignore_errors=True)
         elif self._sidecar.exists():
             raise RunFileError(f"stream directory {self._sidecar} of an earlier run exists; pass --overwrite "
@@ -223,8 +237,86 @@ class RunWriter:
         """Number of epochs appended so far."""
         return self._attrs["epochs_completed"]
 
+    @classmethod
+    def resume(cls, path, *, config: dict, kind: str = "rate") -> "RunWriter":
+        """A writer that continues the incomplete run file `path` from its last checkpoint.
+
+        Its metrics, weights, arrays and learner state are loaded (:attr:`learner_state`);
+        later epochs are appended as usual. `config` must equal the stored configuration.
+        Raises :class:`RunFileError` (one line) if the file is complete, diverged, of another
+        kind, has no learner state, or was made with another configuration.
+        """
+        run = read_run(path)
+        path = Path(path)
+        if run.status == "complete":
+            raise RunFileError(f"run file {path} is complete ({run.epochs_completed} epochs); nothing to resume")
+        if run.status == "diverged":
+            raise RunFileError(f"run file {path} diverged; resuming would diverge again: change the "
+                               "settings and start a new run (--overwrite or another --out)")
+        if run.kind != kind:
+            raise RunFileError(f"run file {path} is a {run.kind} run; --resume here continues {kind} runs")
+        stored = json.dumps(run.config, sort_keys=True, default=_json_default)
+        wanted = json.dumps(config, sort_keys=True, default=_json_default)
+        if stored != wanted:
+            diff = _config_diff(run.config, json.loads(wanted))
+            raise RunFileError(f"run file {path} was made with another configuration ({diff}); "
+                               "resume with the same model, --set and --epochs as the original run")
+        state = read_learner_state(path)
+        if state is None and run.epochs_completed > 0:
+            raise RunFileError(f"run file {path} holds no learner state (written before resuming existed, "
+                               "or stripped); start a new run with --overwrite")
+        self = cls.__new__(cls)
+        self.target = self.path = path
+        self._tmp = path.with_name(path.name + ".tmp")
+        with h5py.File(path, "r") as f:
+            self._attrs = {k: (v.item() if isinstance(v, np.generic) else _str(v) if isinstance(v, bytes) else v)
+                           for k, v in f.attrs.items()}
+        self._attrs["status"] = "incomplete"
+        self._units = dict(run.metric_units)
+        self._descriptions = {}
+        with h5py.File(path, "r") as f:
+            for name in f.get("metrics", {}):
+                desc = f["metrics"][name].attrs.get("description")
+                if desc is not None:
+                    self._descriptions[name] = _str(desc)
+        self._metrics = ({k: [float(v) for v in run.metrics[k]] for k in run.metrics if k != "epoch"}
+                         if run.epochs_completed else None)
+        self._weights = {k: np.asarray(v) for k, v in run.weights.items()}
+        self._arrays = {k: (np.asarray(v), run.array_units.get(k)) for k, v in run.arrays.items()}
+        self._streams = {}
+        self._learner_state = state
+        self._strip = bool(self._attrs.get("stripped", False))
+        self._dropped = {}
+        self._sidecar = sidecar_dir(path)
+        if self._sidecar.exists():
+            raise RunFileError(f"run file {path} has streamed data in {self._sidecar}; streamed runs cannot be resumed")
+        self._t0 = time.monotonic() - float(self._attrs.get("wall_time_s", 0.0))
+        self._finished = False
+        self.resumed_wall_time_s = float(self._attrs.get("wall_time_s", 0.0))
+        return self
+
+    @property
+    def learner_state(self):
+        """``(arrays, tree)`` of the last checkpoint's learner state, or None."""
+        return self._learner_state
+
+    @property
+    def weights(self) -> dict[str, np.ndarray]:
+        """The weights of the last checkpoint."""
+        return dict(self._weights)
+
+    @property
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The named arrays of the last checkpoint (without units)."""
+        return {k: a for k, (a, _) in self._arrays.items()}
+
+    @property
+    def metrics(self) -> dict[str, list[float]]:
+        """The recorded metrics per epoch."""
+        return {k: list(v) for k, v in (self._metrics or {}).items()}
+
     def append_epoch(self, metrics: dict[str, float], *, weights=None, arrays=None,
-                     wall_time_s: float | None = None) -> None:
+                     wall_time_s: float | None = None, learner_state=None) -> None:
         """Append one epoch's metrics, update weights/arrays, and checkpoint.
 
         Parameters
@@ -237,6 +329,9 @@ class RunWriter:
             Extra named arrays, each an ndarray or ``(ndarray, units)``; replaces stored ones.
         wall_time_s : float, optional
             Wall time of the run so far in s (default: measured since construction).
+        learner_state : tuple, optional
+            ``(arrays, tree)`` of everything besides the weights needed to resume (see the
+            class notes); replaces the stored one.
         """
         if self._finished:
             raise ValueError("append_epoch() called after finish()")
@@ -255,6 +350,13 @@ class RunWriter:
         self._attrs["epochs_completed"] += 1
         self._attrs["status"] = "incomplete"
         self._update(weights, arrays, wall_time_s)
+        if learner_state is not None and self._strip:
+            for name, a in learner_state[0].items():
+                self._dropped[f"learner_state/{name}"] = dataset_digest(a)
+        elif learner_state is not None:
+            arrs, tree = learner_state
+            self._learner_state = ({k: np.array(v, copy=True) for k, v in arrs.items()},
+                                   json.loads(json.dumps(tree, default=_json_default)))
         self._checkpoint()
 
     def stream(self, name: str, chunk, units: str | None = None) -> None:
@@ -323,13 +425,24 @@ class RunWriter:
         self._attrs["status"] = "complete"
         self._finished = True
         self._checkpoint()
+        if self.path != self.target:  # --overwrite: the new run is complete, replace the old file
+            try:
+                os.replace(self.path, self.target)
+                _fsync_dir(self.target.parent)
+                shutil.rmtree(sidecar_dir(self.target), ignore_errors=True)  # the old run's streams
+            except OSError as exc:
+                raise RunFileError(f"cannot move the completed run {self.path} onto {self.target} ({exc}); "
+                                   f"the new run is complete in {self.path}") from exc
+            self.path = self.target
 
     def __enter__(self) -> "RunWriter":
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
+        from neuro_grlu.errors import DivergenceError
+
         if not self._finished:
-            self._attrs["status"] = "incomplete"
+            self._attrs["status"] = "diverged" if isinstance(exc, DivergenceError) else "incomplete"
             self._attrs["wall_time_s"] = time.monotonic() - self._t0
             try:
                 self._checkpoint()
@@ -377,6 +490,12 @@ class RunWriter:
         g = f.create_group("weights")
         for name, w in self._weights.items():
             write_dataset(g, name, w)
+        if self._learner_state is not None:
+            arrs, tree = self._learner_state
+            g = f.create_group("learner_state")
+            g.attrs["state_json"] = json.dumps(tree, sort_keys=True)
+            for name, a in arrs.items():
+                write_dataset(g, name, a)
         if self._arrays or (self._finished and self._streams):
             g = f.create_group("arrays")
             for name, (a, units) in self._arrays.items():
@@ -402,12 +521,7 @@ class RunWriter:
             except BaseException:
                 self._tmp.unlink(missing_ok=True)
                 raise
-            if os.name == "posix":  # make the rename itself durable
-                fd = os.open(self.path.parent, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+            _fsync_dir(self.path.parent)
             if self._finished and self._sidecar.exists():
                 shutil.rmtree(self._sidecar, ignore_errors=True)
         except OSError as exc:
@@ -449,6 +563,50 @@ def strip_rule(group: str, name: str, shape) -> str:
     if group == "arrays" and (name.startswith(STRIP_ARRAY_PREFIXES) or name in STRIP_ARRAY_NAMES):
         return "drop"
     return "keep"
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename inside ``directory`` durable (POSIX)."""
+    if os.name == "posix":
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _config_diff(stored: dict, wanted: dict, prefix: str = "") -> str:
+    """The first few keys whose values differ between two nested configs, as ``key: a -> b``."""
+    out = []
+    for k in sorted(set(stored) | set(wanted)):
+        a, b = stored.get(k), wanted.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            sub = _config_diff(a, b, f"{prefix}{k}.")
+            if sub:
+                out.append(sub)
+        elif a != b:
+            out.append(f"{prefix}{k}: {a!r} in the file, {b!r} now")
+    return "; ".join(out[:3])
+
+
+def read_learner_state(path) -> tuple[dict[str, np.ndarray], object] | None:
+    """``(arrays, tree)`` from the group ``/learner_state`` of a run file, or None if it has none."""
+    try:
+        with h5py.File(path, "r") as f:
+            g = f.get("learner_state")
+            if g is None:
+                return None
+            tree = json.loads(_str(g.attrs["state_json"]))
+            arrays: dict[str, np.ndarray] = {}
+
+            def visit(name, obj):
+                if isinstance(obj, h5py.Dataset):
+                    arrays[name] = obj[()]
+
+            g.visititems(visit)
+            return arrays, tree
+    except (OSError, KeyError, ValueError) as exc:
+        raise RunFileError(f"cannot read the learner state of {path} ({exc}); the file is damaged") from exc
 
 
 def sidecar_dir(path) -> Path:

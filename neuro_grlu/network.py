@@ -140,6 +140,12 @@ class Network:
             out[f"W{i}"], out[f"b{i}"] = w, v
         return out
 
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Copy saved weights (from :meth:`state_dict`) into this network in place (shapes checked)."""
+        new = Network.from_state_dict(self.arch, state)
+        for mine, saved in zip(self.W + self.b, new.W + new.b):
+            np.copyto(mine, saved)
+
     @classmethod
     def from_state_dict(cls, arch: Architecture, state: dict[str, np.ndarray]) -> "Network":
         W = [np.asarray(state[f"W{i}"], np.float32) for i in range(arch.n_layers)]

@@ -13,6 +13,13 @@ training images and score the test set once. Four independent random streams are
 (initial weights, example order, the rule's own noise, the alignment probe's noise), so the
 same config and seed give the same numbers, with or without alignment measurements.
 
+The rule's learner state (:mod:`neuro_grlu.rules.state`) and the positions of the loop's own
+streams are saved with every checkpoint (``/learner_state``), so ``resume=True`` continues
+an incomplete run file from its last complete epoch, bit for bit as if it had not stopped.
+Non-finite rewards or weights, or a mean reward below :data:`COLLAPSE_REWARD_FACTOR` times
+chance, stop the run with a :class:`~neuro_grlu.errors.DivergenceError` (the file is marked
+``"diverged"`` and keeps the last good epoch).
+
 Rules that define :meth:`~neuro_grlu.rules.base.Rule.delta` also get their gradient
 alignment measured (:mod:`neuro_grlu.alignment`) before training, every
 ``training.alignment_every`` examples, and at the end of every epoch, on a fixed probe set
@@ -30,9 +37,17 @@ import numpy as np
 
 from .config import ModelConfig
 from .data import Dataset
-from .errors import DataError, NeuroGRLUError
+from .errors import DataError, DivergenceError
 from .alignment import has_delta, measure_alignment
 from .io import RunWriter
+from .rules.loop import close as close_learner
+from .rules.loop import init_learner, train_chunk
+from .rules.state import flatten, restore
+
+#: A reward collapse: the epoch's mean reward (log-probability of the true class, nat) is below
+#: this many times that of a uniform guess, ``log(1/n_classes)`` (10 classes: −23 nat, a mean
+#: probability of the true class of 1e-10). Every stored healthy run stays above −3 nat.
+COLLAPSE_REWARD_FACTOR = 10.0
 
 #: Units and descriptions of the per-epoch metrics every rate-based run records.
 METRICS = {
@@ -100,6 +115,7 @@ def train(
     *,
     out: str | None = None,
     overwrite: bool = False,
+    resume: bool = False,
     progress: bool = True,
     command: str = "",
     log=print,
@@ -114,6 +130,10 @@ def train(
         Images ``(n, n_in)`` uint8 and labels ``(n,)``.
     out : str, optional
         Path of the HDF5 run file, checkpointed after every epoch.
+    overwrite : bool
+        Replace an existing ``out`` when (and only when) this run completes.
+    resume : bool
+        Continue the incomplete run file ``out`` (same configuration) from its last epoch.
     progress : bool
         Show a tqdm bar on stderr (samples/s, running reward, ETA).
     log : callable
@@ -140,7 +160,7 @@ def train(
 
     arch = config.architecture(n_in=x_train.shape[1], n_out=dataset.n_classes)
     rule = config.make_rule(arch)
-    net = rule.init_model(init_rng)
+    net, state = init_learner(rule, init_rng, noise_rng)
     result = RunResult(net, path=out)
     n = len(x_train)
     chunk = rule.chunk_size
@@ -157,7 +177,7 @@ def train(
                 "degree", f"mean angle between the update of weight layer {layer} and the true gradient")
 
     def probe(samples_seen: int, hyper: dict) -> np.ndarray:
-        deg, cos = measure_alignment(rule, net, x_probe, y_probe, hyper, probe_rng, tr.batch_size)
+        deg, cos = measure_alignment(rule, net, x_probe, y_probe, hyper, probe_rng, tr.batch_size, state)
         alignment["samples"].append(samples_seen)
         alignment["deg"].append(deg)
         alignment["cos"].append(cos)
@@ -170,24 +190,39 @@ def train(
                 "alignment_deg": (np.array(alignment["deg"]), "degree"),
                 "alignment_cosine": (np.array(alignment["cos"]), "")}
 
+    def checkpoint_state(seen: int):
+        arrays, tree = flatten(state)
+        arrays = {f"rule/{k}": v for k, v in arrays.items()}
+        arrays.update({f"model/{k}": v for k, v in rule.model_arrays(net).items()})
+        loop = {"order_rng": order_rng.bit_generator.state, "probe_rng": probe_rng.bit_generator.state,
+                "samples_seen": seen, "legacy_rule": rule.is_legacy}
+        return arrays, {"format": 1, "rule": tree, "loop": loop}
+
     writer = None
-    if out is not None:
+    start_epoch, seen, wall_before = 0, 0, 0.0
+    if out is not None and resume:
+        writer = RunWriter.resume(out, config=config.to_dict(), kind="rate")
+        start_epoch = writer.epochs_completed
+        if start_epoch:
+            seen, wall_before = _restore_run(writer, rule, net, state, order_rng, probe_rng, alignment, result)
+        log(f"resuming {out} after epoch {start_epoch}/{tr.epochs}")
+    elif out is not None:
         writer = RunWriter(
             out, config=config.to_dict(), seed=tr.seed, model=config.name, kind="rate",
             epochs_planned=tr.epochs, command=command, overwrite=overwrite,
             metric_units={k: u for k, (u, _) in metric_info.items()},
             metric_descriptions={k: d for k, (_, d) in metric_info.items()},
         )
-    bar = tqdm(total=n * tr.epochs, unit="sample", unit_scale=True, disable=not progress,
+    bar = tqdm(total=n * tr.epochs, initial=n * start_epoch, unit="sample", unit_scale=True, disable=not progress,
                file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
-    t_run = time.perf_counter()
+    t_run = time.perf_counter() - wall_before
+    collapse = COLLAPSE_REWARD_FACTOR * float(np.log(1.0 / dataset.n_classes))
     with contextlib.ExitStack() as stack:
         if writer is not None:
             stack.enter_context(writer)  # an exception or Ctrl-C marks the file incomplete
         stack.callback(bar.close)
-        stack.callback(rule.close)
-        seen = 0
-        for epoch in range(tr.epochs):
+        stack.callback(close_learner, rule, state)
+        for epoch in range(start_epoch, tr.epochs):
             hyper = rule.hyper(epoch, tr.epochs)
             if n_probe and epoch == 0:
                 probe(0, hyper)
@@ -197,8 +232,11 @@ def train(
             t0 = time.perf_counter()
             for start in range(0, n, chunk):
                 idx = order[start : start + chunk]
-                rewards = rule.train_chunk(net, x_train[idx], y_train[idx], hyper, noise_rng)
+                state, rewards = train_chunk(rule, net, state, x_train[idx], y_train[idx], hyper)
                 before, seen = seen, seen + len(idx)
+                if not np.isfinite(rewards).all():
+                    raise DivergenceError(f"training diverged in epoch {epoch + 1} after {seen - epoch * n} examples "
+                                          f"(non-finite reward); lower rule.lr_max")
                 if n_probe and tr.alignment_every and seen // tr.alignment_every > before // tr.alignment_every \
                         and start + chunk < n:
                     t_probe = time.perf_counter()
@@ -213,8 +251,12 @@ def train(
             # The rewards are scored before each update, so the last update of an epoch can
             # overflow the weights unseen: check the weights too before recording the epoch.
             if not np.isfinite(reward_sum) or not all(np.isfinite(a).all() for a in net.state_dict().values()):
-                raise NeuroGRLUError(f"training diverged in epoch {epoch + 1} (non-finite reward or weights); "
-                                     "lower rule.lr_max")
+                raise DivergenceError(f"training diverged in epoch {epoch + 1} (non-finite reward or weights); "
+                                      "lower rule.lr_max")
+            if reward_sum / n < collapse:
+                raise DivergenceError(f"training diverged in epoch {epoch + 1}: mean reward {reward_sum / n:.3g} nat "
+                                      f"collapsed below {collapse:.3g} ({COLLAPSE_REWARD_FACTOR:g} x chance); "
+                                      "lower rule.lr_max")
             row = {
                 "train_accuracy": net.accuracy(x_eval, y_eval),
                 "test_accuracy": net.accuracy(x_test, y_test) if dc.score_test else float("nan"),
@@ -233,7 +275,7 @@ def train(
             result.wall_time_s = time.perf_counter() - t_run
             if writer is not None:
                 writer.append_epoch(row, weights=net.state_dict(), arrays=alignment_arrays(),
-                                    wall_time_s=result.wall_time_s)
+                                    wall_time_s=result.wall_time_s, learner_state=checkpoint_state(seen))
             line = f"epoch {epoch + 1:3d}/{tr.epochs} | train {row['train_accuracy']:.4f} | "
             if dc.validation:
                 line += f"validation {row['validation_accuracy']:.4f} | "
@@ -249,3 +291,36 @@ def train(
             writer.finish(weights=net.state_dict(), wall_time_s=time.perf_counter() - t_run)
     result.wall_time_s = time.perf_counter() - t_run
     return result
+
+
+def _restore_run(writer: RunWriter, rule, net, state, order_rng, probe_rng, alignment: dict,
+                 result: RunResult) -> tuple[int, float]:
+    """Load the last checkpoint of a resumed run into the fresh ``net``, ``state`` and streams.
+
+    Returns ``(samples_seen, wall_time_s)``; fills ``alignment`` and ``result.history``.
+    """
+    from .errors import RunFileError
+
+    arrays, tree = writer.learner_state
+    loop = tree["loop"]
+    if loop.get("legacy_rule") or rule.is_legacy:
+        raise RunFileError(f"run file {writer.path}: rule {rule.name} keeps no explicit learner state, "
+                           "so its runs cannot be resumed; start a new run with --overwrite")
+    rule_arrays = {k[len("rule/"):]: v for k, v in arrays.items() if k.startswith("rule/")}
+    model_arrays = {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
+    try:
+        rule.load_model(net, writer.weights, model_arrays)
+    except (KeyError, ValueError) as exc:
+        raise RunFileError(f"run file {writer.path}: its weights do not fit this model ({exc})") from None
+    restore(state, rule_arrays, tree["rule"])
+    order_rng.bit_generator.state = loop["order_rng"]
+    probe_rng.bit_generator.state = loop["probe_rng"]
+    saved = writer.arrays
+    if "alignment_samples" in saved:
+        alignment["samples"].extend(int(v) for v in saved["alignment_samples"])
+        alignment["deg"].extend(np.array(v) for v in saved["alignment_deg"])
+        alignment["cos"].extend(np.array(v) for v in saved["alignment_cosine"])
+    metrics = writer.metrics
+    for i in range(writer.epochs_completed):
+        result.history.append({k: v[i] for k, v in metrics.items()})
+    return int(loop["samples_seen"]), float(writer.resumed_wall_time_s)

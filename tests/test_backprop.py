@@ -14,7 +14,8 @@ from neuro_grlu.rules import get_rule
 from neuro_grlu.rules.backprop import BackpropParams, loss_gradient
 from neuro_grlu.rules.grlu import GRLU, GRLUParams
 
-from _synthetic import blobs, train_epochs
+from _synthetic import blobs, learner, train_epochs
+from neuro_grlu.rules import train_chunk
 
 ARCHS = [
     dict(hidden=(6,), activation="relu"),
@@ -114,12 +115,12 @@ def _reference_feedback_grads(net, x, y, feedback, matrices):
 def test_fa_and_dfa_follow_their_defining_equations(name, feedback):
     arch, net, rng = _net(dict(hidden=(6, 5), activation="relu"))
     rule = get_rule(name)(BackpropParams(lr_max=0.1), arch)
-    rule.matrices = rule.make_feedback(rng)
-    rule.matrices = None if rule.matrices is None else [None if m is None else m.astype(np.float64) for m in rule.matrices]
+    state = rule.init(net, init_rng=rng, noise_rng=rng)
+    state.feedback = [None if m is None else m.astype(np.float64) for m in state.feedback]
     x, y = rng.standard_normal((1, 7)), np.array([1])
     lr = 0.1
-    update = rule.delta(net, x, y, {"lr": lr}, rng)
-    ref = _reference_feedback_grads(net, x[0], 1, feedback, rule.matrices)
+    update = rule.delta(net, state, x, y, {"lr": lr}, rng)
+    ref = _reference_feedback_grads(net, x[0], 1, feedback, state.feedback)
     for (uw, ub), (rw, rb) in zip(update, ref):
         np.testing.assert_allclose(uw, -lr * rw, rtol=1e-6, atol=1e-9)
         np.testing.assert_allclose(ub, -lr * rb, rtol=1e-6, atol=1e-9)
@@ -128,10 +129,12 @@ def test_fa_and_dfa_follow_their_defining_equations(name, feedback):
 def test_backprop_is_fa_with_transposed_weights():
     arch, net, rng = _net(dict(hidden=(6, 5)))
     fa = get_rule("fa")(BackpropParams(), arch)
-    fa.matrices = [None] + [w.copy() for w in net.W[1:]]
+    fa_state = fa.init(net, init_rng=rng, noise_rng=rng)
+    fa_state.feedback = [None] + [w.copy() for w in net.W[1:]]
     x, y = rng.standard_normal((3, 7)), rng.integers(0, 3, 3)
-    bp_update = get_rule("backprop")(BackpropParams(), arch).delta(net, x, y, {"lr": 1.0}, rng)
-    for (a, b), (c, d) in zip(bp_update, fa.delta(net, x, y, {"lr": 1.0}, rng)):
+    bp = get_rule("backprop")(BackpropParams(), arch)
+    bp_update = bp.delta(net, bp.init(net, init_rng=rng, noise_rng=rng), x, y, {"lr": 1.0}, rng)
+    for (a, b), (c, d) in zip(bp_update, fa.delta(net, fa_state, x, y, {"lr": 1.0}, rng)):
         np.testing.assert_allclose(a, c, rtol=1e-6)
         np.testing.assert_allclose(b, d, rtol=1e-6)
 
@@ -141,15 +144,15 @@ def test_rules_learn_and_fa_dfa_come_to_align_with_the_gradient(name):
     x, y = blobs()
     arch = Architecture(n_in=40, hidden=(32, 32), n_out=10)
     rule = get_rule(name)(BackpropParams(lr_max=0.01), arch, batch_size=1)
-    net = rule.init_model(np.random.default_rng(0))
+    net, state = learner(rule)
     hyper = rule.hyper(0, 1)
     probe_x, probe_y = x[:128], y[:128]
     before = net.accuracy(x[2500:], y[2500:])
-    deg0, cos0 = measure_alignment(rule, net, probe_x, probe_y, hyper, None, 8)
-    train_epochs(rule, net, x, y, 1, None)  # hyper = rule.hyper(0, 1), as above
+    deg0, cos0 = measure_alignment(rule, net, probe_x, probe_y, hyper, None, 8, state)
+    train_epochs(rule, net, state, x, y, 1)  # hyper = rule.hyper(0, 1), as above
     after = net.accuracy(x[2500:], y[2500:])
     assert after > 0.9 and after > before + 0.5
-    deg, cos = measure_alignment(rule, net, probe_x, probe_y, hyper, None, 8)
+    deg, cos = measure_alignment(rule, net, probe_x, probe_y, hyper, None, 8, state)
     np.testing.assert_allclose(deg[-1], 0.0, atol=0.05)  # the output layer gets the true error
     if name == "backprop":
         np.testing.assert_allclose(deg, 0.0, atol=0.05)
@@ -186,8 +189,8 @@ def test_momentum_and_weight_decay_change_the_step():
     finals = []
     for kw in (dict(), dict(momentum=0.9), dict(weight_decay=0.01)):
         rule = get_rule("backprop")(BackpropParams(lr_max=0.01, **kw), arch, batch_size=8)
-        net = rule.init_model(np.random.default_rng(0))
-        rule.train_chunk(net, x, y, {"lr": 0.01}, np.random.default_rng(0))
+        net, state = learner(rule)
+        train_chunk(rule, net, state, x, y, {"lr": 0.01})
         finals.append(net.W[0].copy())
     assert not np.allclose(finals[0], finals[1]) and not np.allclose(finals[0], finals[2])
 

@@ -164,7 +164,7 @@ def test_train_ctrl_c_exits_130(capsys, tiny_mnist, tiny_model_toml, tmp_path, m
     def interrupted(self, *args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(GRLU, "train_chunk", interrupted)
+    monkeypatch.setattr(GRLU, "step_chunk", interrupted)
     out = tmp_path / "run.h5"
     code, _, err = run_main(capsys, "train", tiny_model_toml, "--data", tiny_mnist, "--out", out, "--no-progress")
     assert code == 130

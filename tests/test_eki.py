@@ -13,7 +13,9 @@ from neuro_grlu.network import Architecture
 from neuro_grlu.rules.eki import (EKIParams, Ensemble, EnsembleKalmanInversion, apply_ensemble_update,
                                   eki_coefficients, ensemble_bytes)
 
-from _synthetic import blobs
+from neuro_grlu.rules import train_chunk
+
+from _synthetic import blobs, learner
 
 
 def _eki_run(theta, A, y, noise_var, step, iters):
@@ -91,10 +93,10 @@ def test_eki_learns_a_synthetic_problem(param_noise, floor):
     arch = Architecture(n_in=40, hidden=(16,), n_out=10)
     rule = EnsembleKalmanInversion(EKIParams(ensemble=60, lr_max=1.0, noise_var=0.1, init_spread=0.5,
                                              param_noise=param_noise), arch, batch_size=50)
-    ens = rule.init_model(np.random.default_rng(0))
-    rng = np.random.default_rng(1)
+    ens, state = learner(rule)
     before = ens.accuracy(x[2500:], y[2500:])
-    rewards = [rule.train_chunk(ens, x[s : s + 250], y[s : s + 250], rule.hyper(0, 1), rng) for s in range(0, 2500, 250)]
+    rewards = [train_chunk(rule, ens, state, x[s : s + 250], y[s : s + 250], rule.hyper(0, 1))[1]
+               for s in range(0, 2500, 250)]
     after = ens.accuracy(x[2500:], y[2500:])
     assert after > floor and after > before + 0.3, (before, after)
     assert np.mean(rewards[-1]) > np.mean(rewards[0])

@@ -21,7 +21,14 @@ from neuro_grlu.rules.es import (
     shape_fitness,
 )
 
+from neuro_grlu.rules import train_chunk
+
 from _synthetic import blobs as synthetic_blobs
+
+
+def fresh_state(rule, net, seed):
+    """The rule's initial learner state with noise stream ``default_rng(seed)``."""
+    return rule.init(net, init_rng=np.random.default_rng(0), noise_rng=np.random.default_rng(seed))
 
 ARCHS = [
     dict(hidden=(7,), activation="relu"),
@@ -160,8 +167,8 @@ def test_train_step_applies_lr_times_estimate_with_sgd_and_weight_decay():
     # the same noise the rule will draw
     noise = sample_weight_noise(arch, 3, np.random.default_rng(5))
     ref_grads, _ = reference_update(before, x, y, noise, 0.05, "none")
-    delta = rule.delta(before, x, y, hyper, np.random.default_rng(5))
-    rule.train_step(net, x, y, hyper, np.random.default_rng(5))
+    delta = rule.delta(before, fresh_state(rule, before, 0), x, y, hyper, np.random.default_rng(5))
+    rule.step(net, fresh_state(rule, net, 5), x, y, hyper)
     for l in range(arch.n_layers):
         for new, old, g, d in ((net.W[l], before.W[l], ref_grads[2 * l], delta[l][0]),
                                (net.b[l], before.b[l], ref_grads[2 * l + 1], delta[l][1])):
@@ -176,16 +183,17 @@ def test_delta_does_not_change_the_network_or_adam_state():
     y = rng.integers(0, arch.n_out, 3)
     rule = ES(ESParams(pairs=2), arch, batch_size=3)
     hyper = rule.hyper(0, 5)
-    rule.train_chunk(net, x, y, hyper, np.random.default_rng(0))
-    t, m0 = rule.adam.t, [m.copy() for m in rule.adam.m]
+    state, _ = train_chunk(rule, net, fresh_state(rule, net, 0), x, y, hyper)
+    t, m0 = state.adam.t, [m.copy() for m in state.adam.m]
     snapshot = net.copy()
-    d = rule.delta(net, x, y, hyper, np.random.default_rng(1))
+    d = rule.delta(net, state, x, y, hyper, np.random.default_rng(1))
     assert [(a.shape, b.shape) for a, b in d] == [(w.shape, v.shape) for w, v in zip(net.W, net.b)]
     for a, b in zip(net.W + net.b, snapshot.W + snapshot.b):
         np.testing.assert_array_equal(a, b)
-    assert rule.adam.t == t and all(np.array_equal(a, b) for a, b in zip(rule.adam.m, m0))
+    assert state.adam.t == t and all(np.array_equal(a, b) for a, b in zip(state.adam.m, m0))
     # the Adam step delta reports is the one training then takes with the same noise
-    rule.train_step(net, x, y, hyper, np.random.default_rng(1))
+    state.rng = np.random.default_rng(1)
+    rule.step(net, state, x, y, hyper)
     for (dw, db), w, v, w0, v0 in zip(d, net.W, net.b, snapshot.W, snapshot.b):
         np.testing.assert_allclose(w - w0, dw, atol=1e-6)
         np.testing.assert_allclose(v - v0, db, atol=1e-6)
@@ -236,13 +244,14 @@ def test_es_learns_a_small_problem():
     net = Network.init(arch, np.random.default_rng(0))
     rule = ES(ESParams(pairs=16, lr_max=0.03, sigma_max=0.05), arch, batch_size=20)
     before = net.accuracy(x[1200:], y[1200:])
-    rng = np.random.default_rng(1)
+    state = fresh_state(rule, net, 1)
     rewards = []
     for epoch in range(3):
         hyper = rule.hyper(epoch, 3)
         for s in range(0, 1200, rule.chunk_size):
             stop = min(s + rule.chunk_size, 1200)
-            rewards.extend(rule.train_chunk(net, x[s:stop], y[s:stop], hyper, rng))
+            state, r = train_chunk(rule, net, state, x[s:stop], y[s:stop], hyper)
+            rewards.extend(r)
     after = net.accuracy(x[1200:], y[1200:])
     assert after > 0.8 and after > before + 0.2, (before, after)  # chance is 0.25
     assert np.mean(rewards[-200:]) > np.mean(rewards[:200])
@@ -255,7 +264,7 @@ def test_same_seed_gives_identical_weights():
     for _ in range(2):
         net = Network.init(arch, np.random.default_rng(0))
         rule = ES(ESParams(pairs=4), arch, batch_size=10)
-        r = rule.train_chunk(net, x, y, rule.hyper(0, 2), np.random.default_rng(3))
+        _, r = train_chunk(rule, net, fresh_state(rule, net, 3), x, y, rule.hyper(0, 2))
         results.append((net, r))
     (a, ra), (b, rb) = results
     for u, v in zip(a.W + a.b, b.W + b.b):
@@ -270,7 +279,7 @@ def test_rewards_are_mean_log_prob_over_the_population():
     rule = ES(ESParams(pairs=3), arch, batch_size=6)
     hyper = {"lr": 0.01, "sigma": 0.05}
     lp = population_log_probs(net, x, y, sample_weight_noise(arch, 3, np.random.default_rng(2)), 0.05)
-    r = rule.train_chunk(net, x, y, hyper, np.random.default_rng(2))
+    _, r = train_chunk(rule, net, fresh_state(rule, net, 2), x, y, hyper)
     np.testing.assert_allclose(r, lp.mean(axis=(0, 1)), rtol=1e-6)
 
 

@@ -13,7 +13,9 @@ from neuro_grlu.rules import get_rule
 from neuro_grlu.rules.forward_forward import (FFParams, ForwardForward, ff_loss_and_grad, goodness,
                                               label_matrix, rms_normalise)
 
-from _synthetic import blobs, train_epochs
+from neuro_grlu.rules import train_chunk
+
+from _synthetic import blobs, learner, train_epochs
 
 
 def _rule(hidden=(12, 10, 8), n_in=7, n_out=4, **kw):
@@ -21,6 +23,10 @@ def _rule(hidden=(12, 10, 8), n_in=7, n_out=4, **kw):
     kw.setdefault("goodness_from", 1)
     rule = ForwardForward(FFParams(**kw), arch, batch_size=8)
     return rule, rule.init_model(np.random.default_rng(0))
+
+
+def _state(rule, net, seed=0):
+    return rule.init(net, init_rng=np.random.default_rng(0), noise_rng=np.random.default_rng(seed))
 
 
 def test_goodness_is_the_sum_of_squared_activities():
@@ -96,9 +102,9 @@ def test_a_layer_step_changes_only_that_layers_weights(layer):
     before = _snapshot(net)
     if layer == 0:
         e = label_matrix(np.r_[y, (y + 1) % 4], 16, 4, net.label_scale)
-        rule.update_first_layer(net, x, x @ net.W[0][:, :7].T, (x * x).sum(1), e, pos, 0.01)
+        rule.update_first_layer(net, _state(rule, net), x, x @ net.W[0][:, :7].T, (x * x).sum(1), e, pos, 0.01)
     else:
-        rule.update_layer(net, layer, rng.random((16, net.W[layer].shape[1])).astype(np.float32), pos, 0.01)
+        rule.update_layer(net, _state(rule, net), layer, rng.random((16, net.W[layer].shape[1])).astype(np.float32), pos, 0.01)
     after = net.state_dict()
     changed = {k for k in before if not np.array_equal(before[k], after[k])}
     assert changed == {f"W{layer}", f"b{layer}"}
@@ -113,8 +119,7 @@ def test_a_layers_update_does_not_depend_on_the_layers_above():
         if scramble:
             net.W[2] = np.random.default_rng(9).normal(size=net.W[2].shape).astype(np.float32)
             net.b[2] += 3.0
-            rule._net_id = None  # new tensors: rebuild the optimisers
-        rule.train_chunk(net, x, y, {"lr": 0.01}, np.random.default_rng(5))
+        train_chunk(rule, net, _state(rule, net, 5), x, y, {"lr": 0.01})
         results.append((net.W[0].copy(), net.W[1].copy()))
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
@@ -140,10 +145,9 @@ def test_ff_learns_a_synthetic_problem(predict_with):
     arch = Architecture(n_in=40, hidden=(64, 64), n_out=10)
     rule = get_rule("ff")(FFParams(optimizer="adam", lr_max=0.01, temperature=0.15, goodness_from=1,
                                    predict_with=predict_with, label_scale=10.0), arch, batch_size=50)
-    net = rule.init_model(np.random.default_rng(0))
-    rng = np.random.default_rng(1)
+    net, state = learner(rule)
     before = net.accuracy(x[2500:], y[2500:])
-    rewards = train_epochs(rule, net, x, y, 3, rng)
+    rewards = train_epochs(rule, net, state, x, y, 3)
     after = net.accuracy(x[2500:], y[2500:])
     assert after > 0.85 and after > before + 0.5, (before, after)
     assert np.mean(rewards[-1]) > np.mean(rewards[0])  # log p(y) of the readout rises

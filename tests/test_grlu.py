@@ -13,6 +13,7 @@ from neuro_grlu.rules.grlu import (
     grlu_update_tiled,
     sample_noise,
 )
+from neuro_grlu.rules import train_chunk
 from neuro_grlu.rules._grlu_numba import train_chunk_1hidden
 from neuro_grlu.schedules import schedule_value
 
@@ -178,13 +179,14 @@ def test_grlu_rule_learns_a_small_problem():
     net = Network.init(arch, rng)
     rule = GRLU(GRLUParams(pairs=4, lr_max=0.5, sigma_max=0.1), arch)
     before = net.accuracy(x[1500:], labels[1500:])
-    noise_rng = np.random.default_rng(0)
+    state = rule.init(net, init_rng=rng, noise_rng=np.random.default_rng(0))
     rewards = []
     for _ in range(3):
         for s in range(0, 1500, rule.chunk_size):
-            r = rule.train_chunk(net, x[s : s + rule.chunk_size][:1500 - s], labels[s : s + rule.chunk_size][:1500 - s], {"lr": 0.5, "sigma": 0.1}, noise_rng)
+            stop = min(s + rule.chunk_size, 1500)
+            state, r = train_chunk(rule, net, state, x[s:stop], labels[s:stop], {"lr": 0.5, "sigma": 0.1})
             rewards.extend(r)
-    rule.close()
+    state.close()
     after = net.accuracy(x[1500:], labels[1500:])
     assert after > 0.9 > before + 0.2
     assert np.mean(rewards[-300:]) > np.mean(rewards[:300])

@@ -19,7 +19,14 @@ from neuro_grlu.rules.hebbian import (
     sample_actions,
 )
 
+from neuro_grlu.rules import train_chunk
+
 from _synthetic import blobs as synthetic_blobs
+
+
+def fresh_state(rule, net, seed):
+    """The rule's initial learner state with noise stream ``default_rng(seed)``."""
+    return rule.init(net, init_rng=np.random.default_rng(0), noise_rng=np.random.default_rng(seed))
 
 
 def gaussian(eigenvalues, n, seed):
@@ -229,16 +236,17 @@ def test_rule_learns_on_fixed_random_features():
     net = Network.init(arch, np.random.default_rng(0))
     hidden_before = net.W[0].copy()
     before = net.accuracy(x[2500:], y[2500:])
-    rng = np.random.default_rng(1)
+    state = fresh_state(rule, net, 1)
     rewards = []
     for s in range(0, 2500, rule.chunk_size):
         stop = min(s + rule.chunk_size, 2500)
-        rewards.extend(rule.train_chunk(net, x[s:stop], y[s:stop], rule.hyper(0, 1), rng))
+        state, r = train_chunk(rule, net, state, x[s:stop], y[s:stop], rule.hyper(0, 1))
+        rewards.extend(r)
     after = net.accuracy(x[2500:], y[2500:])
     assert after > 0.85 and after > before + 0.2, (before, after)
     np.testing.assert_array_equal(net.W[0], hidden_before)  # fixed features
     assert np.mean(rewards[-300:]) > np.mean(rewards[:300])
-    assert rule.baseline.value > 0.7
+    assert state.baseline.value > 0.7
 
 
 def test_reported_reward_is_log_prob_of_the_true_class_before_the_update():
@@ -247,7 +255,7 @@ def test_reported_reward_is_log_prob_of_the_true_class_before_the_update():
     net = Network.init(arch, np.random.default_rng(0))
     rule.batch_size = 8
     expect = log_softmax_at(net.forward(x), y)
-    r = rule.train_chunk(net, x, y, rule.hyper(0, 1), np.random.default_rng(0))
+    _, r = train_chunk(rule, net, fresh_state(rule, net, 0), x, y, rule.hyper(0, 1))
     np.testing.assert_allclose(r, expect, rtol=1e-5)
 
 
@@ -258,7 +266,7 @@ def test_sanger_features_learn_and_fixed_features_do_not():
     before = net.copy()
     rule.batch_size = 10
     hyper = rule.hyper(0, 1)
-    step = rule.train_step(net, x[:10], y[:10], hyper, np.random.default_rng(0))
+    step = rule.step(net, fresh_state(rule, net, 0), x[:10], y[:10], hyper)[1]["step"]
     inputs, _ = feature_forward(before, x[:10])
     np.testing.assert_allclose(net.W[0] - before.W[0], sanger_update(before.W[0], inputs[0], hyper["feature_lr"]),
                                atol=1e-6)
@@ -273,13 +281,14 @@ def test_delta_is_the_expected_step_and_leaves_the_network_alone():
         net = Network.init(arch, np.random.default_rng(0))
         snapshot = net.copy()
         hyper = rule.hyper(0, 1)
-        d = rule.delta(net, x, y, hyper, np.random.default_rng(0))
+        state = fresh_state(rule, net, 0)
+        d = rule.delta(net, state, x, y, hyper, np.random.default_rng(0))
         assert [(a.shape, b.shape) for a, b in d] == [(w.shape, v.shape) for w, v in zip(net.W, net.b)]
         for a, b in zip(net.W + net.b, snapshot.W + snapshot.b):
             np.testing.assert_array_equal(a, b)
         _, feats = feature_forward(net, x)
         dW, db = expected_readout_update(net.W[-1], net.b[-1], feats, y, lr=hyper["lr"], temperature=1.0,
-                                         baseline=rule.baseline.value)
+                                         baseline=state.baseline.value)
         np.testing.assert_allclose(d[-1][0], dW)
         np.testing.assert_allclose(d[-1][1], db)
         assert (not d[0][0].any()) == (features == "fixed")
@@ -290,7 +299,7 @@ def test_weight_decay_shrinks_the_readout():
     net = Network.init(arch, np.random.default_rng(0))
     W_before = net.W[1].copy()
     x, y = blobs(n=1)
-    step = rule.train_step(net, x, y, {"lr": 0.1, "feature_lr": 0.0, "temperature": 1.0}, np.random.default_rng(0))
+    step = rule.step(net, fresh_state(rule, net, 0), x, y, {"lr": 0.1, "feature_lr": 0.0, "temperature": 1.0})[1]["step"]
     np.testing.assert_allclose(net.W[1], 0.9 * W_before + step.dW, rtol=1e-5, atol=1e-7)
 
 
@@ -308,7 +317,7 @@ def test_registry_model_definition_and_costs():
     rule = cfg.make_rule(cfg.architecture())
     assert rule.batch_size == 4 and rule.forward_passes_per_example == 1 and rule.backward_passes_per_example == 0
     assert set(rule.uses) == {"global_reward", "local_activity"}
-    assert rule.baseline.value == pytest.approx(0.1)  # chance for 10 classes
+    assert fresh_state(rule, None, 0).baseline.value == pytest.approx(0.1)  # chance for 10 classes
     with pytest.raises(ConfigError):
         parse_config({"rule": {"name": "rm-hebbian", "feature": "sanger"}})
     cfg = load_model("hebbian-mnist")

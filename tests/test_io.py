@@ -122,8 +122,16 @@ def test_existing_file_without_overwrite(tmp_path):
         _writer(path)
     msg = _one_line(err)
     assert "already exists" in msg and "--overwrite" in msg and str(path) in msg
-    _writer(path, overwrite=True)
-    assert read_run(path).epochs_completed == 0
+    new = _writer(path, overwrite=True, epochs_planned=1)
+    # the new run is written beside the old file, which stays intact until the new run completes
+    assert new.path == path.with_name("run.h5.new") and read_run(new.path).epochs_completed == 0
+    assert read_run(path).epochs_completed == 1
+    new.append_epoch(_metrics(5))
+    assert read_run(path).metrics["loss"][0] == 1.0
+    new.finish()
+    run = read_run(path)
+    assert run.complete and run.metrics["loss"][0] == pytest.approx(0.2)
+    assert not path.with_name("run.h5.new").exists()
 
 
 def test_metric_name_mismatch(tmp_path):

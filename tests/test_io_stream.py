@@ -78,4 +78,11 @@ def test_overwrite_removes_old_sidecar(tmp_path):
     del w
     w = _writer(path, overwrite=True)
     w.stream("y", np.ones(2))
-    assert not (sidecar_dir(path) / "x").exists()
+    # the new run streams beside the old one, whose data stay until the new run completes
+    assert w.path == path.with_name("run.h5.new") and (sidecar_dir(w.path) / "y").exists()
+    assert (sidecar_dir(path) / "x").exists()
+    for _ in range(w._attrs["epochs_planned"]):
+        w.append_epoch({"t": 1.0})
+    w.finish()
+    assert not sidecar_dir(path).exists() and not sidecar_dir(w.path.with_name("run.h5.new")).exists()
+    np.testing.assert_array_equal(read_run(path).arrays["y"], np.ones(2))

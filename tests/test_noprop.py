@@ -12,7 +12,7 @@ from neuro_grlu.network import Architecture, layer_norm
 from neuro_grlu.rules.noprop import (NoProp, NoPropParams, alpha_bar_schedule, loss_weights,
                                      posterior_coefficients, snr)
 
-from _synthetic import blobs, train_epochs
+from _synthetic import blobs, learner, train_epochs
 
 
 def _rule(hidden=(12, 9), n_in=7, n_out=4, **kw):
@@ -20,6 +20,11 @@ def _rule(hidden=(12, 9), n_in=7, n_out=4, **kw):
     kw.setdefault("z_width", 6)
     rule = NoProp(NoPropParams(**kw), Architecture(n_in=n_in, hidden=hidden, n_out=n_out), batch_size=8)
     return rule, rule.init_model(np.random.default_rng(0))
+
+
+def _state(rule, net, rng):
+    """The initial learner state drawing its noise from ``rng``."""
+    return rule.init(net, init_rng=np.random.default_rng(0), noise_rng=rng)
 
 
 @pytest.mark.parametrize("kind", ["cosine", "linear"])
@@ -112,7 +117,7 @@ def test_a_block_step_changes_only_that_block(block):
     rng = np.random.default_rng(4)
     x, y = rng.normal(size=(8, 7)).astype(np.float32), rng.integers(0, 4, 8)
     before = _snapshot(net)
-    rule.block_step(net, slice(block, block + 1), layer_norm(x), y, 0.01, rng)
+    rule.block_step(net, _state(rule, net, rng), slice(block, block + 1), layer_norm(x), y, 0.01)
     after = net.state_dict()
     for k in before:
         if k in net.params:
@@ -127,14 +132,15 @@ def test_a_blocks_update_reads_no_other_block_and_equals_training_blocks_one_by_
     rng = np.random.default_rng(5)
     x, y = rng.normal(size=(8, 7)).astype(np.float32), rng.integers(0, 4, 8)
     rule, net = _rule()
-    rule.block_step(net, slice(None), layer_norm(x), y, 0.01, np.random.default_rng(6))
+    rule.block_step(net, _state(rule, net, np.random.default_rng(6)), slice(None), layer_norm(x), y, 0.01)
     # block 2 alone, in a network whose other blocks hold garbage: the same new weights
     rule2, net2 = _rule()
     for k, v in net2.params.items():
         v[[0, 1, 3, 4]] = np.random.default_rng(7).normal(size=v[[0, 1, 3, 4]].shape)
     draws = np.random.default_rng(6)
+    state2 = _state(rule2, net2, draws)
     for t in range(5):  # the same noise, drawn block by block
-        (rule2.block_step(net2, slice(t, t + 1), layer_norm(x), y, 0.01, draws) if t == 2
+        (rule2.block_step(net2, state2, slice(t, t + 1), layer_norm(x), y, 0.01) if t == 2
          else rule2.noisy_labels(net2, np.array([t]), y, draws))
     for k in net.params:
         np.testing.assert_allclose(net.params[k][2], net2.params[k][2], rtol=1e-5, atol=1e-7)
@@ -144,10 +150,9 @@ def test_noprop_learns_a_synthetic_problem():
     x, y = blobs()
     rule = NoProp(NoPropParams(blocks=4, z_width=16, lr_max=0.003), Architecture(n_in=40, hidden=(32,), n_out=10),
                   batch_size=32)
-    net = rule.init_model(np.random.default_rng(0))
-    rng = np.random.default_rng(1)
+    net, state = learner(rule)
     before = net.accuracy(x[2500:], y[2500:])
-    rewards = train_epochs(rule, net, x, y, 2, rng)
+    rewards = train_epochs(rule, net, state, x, y, 2)
     after = net.accuracy(x[2500:], y[2500:])
     assert after > 0.85 and after > before + 0.5, (before, after)
     assert np.mean(rewards[-1]) > np.mean(rewards[0])

@@ -204,7 +204,7 @@ def test_keyboard_interrupt_keeps_completed_epochs(tiny, tiny_model_toml, tmp_pa
     config = _config(tiny_model_toml, "training.epochs=3")
     chunk = config.make_rule(config.architecture()).chunk_size
     calls_per_epoch = math.ceil(len(tiny.x_train) / chunk)
-    original = GRLU.train_chunk
+    original = GRLU.step_chunk
     calls = []
 
     def interrupting(self, *args, **kwargs):
@@ -213,7 +213,7 @@ def test_keyboard_interrupt_keeps_completed_epochs(tiny, tiny_model_toml, tmp_pa
             raise KeyboardInterrupt
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(GRLU, "train_chunk", interrupting)
+    monkeypatch.setattr(GRLU, "step_chunk", interrupting)
     out = tmp_path / "r.h5"
     with pytest.raises(KeyboardInterrupt):
         train(config, tiny, out=str(out), **QUIET)
@@ -248,7 +248,7 @@ def test_divergence_is_never_silent(tiny, tiny_model_toml, tmp_path, overrides):
         except NeuroGRLUError as exc:
             assert "diverged" in str(exc) and "\n" not in str(exc)
             run = _finite_run(out)
-            assert run.status == "incomplete"
+            assert run.status == "diverged"
             return
     run = _finite_run(out)
     assert run.status == "complete" and run.epochs_completed == 2

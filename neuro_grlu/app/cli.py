@@ -48,7 +48,9 @@ def _cmd_train(args) -> int:
     print(f"training on {n_images - config.data.validation} "
           f"{dataset.name} images, {config.training.epochs} epochs, seed {config.training.seed} -> {out}", flush=True)
     command = "neuro-grlu " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    result = train(config, dataset, out=out, overwrite=args.overwrite, progress=not args.no_progress,
+    if args.resume and args.overwrite:
+        raise NeuroGRLUError("--resume continues a run file and --overwrite replaces it; choose one")
+    result = train(config, dataset, out=out, overwrite=args.overwrite, resume=args.resume, progress=not args.no_progress,
                    command=command, log=(lambda line: None) if not args.no_progress else print)
     scores = []
     if config.data.validation:
@@ -288,7 +290,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--train-limit", type=int, help="train on the first N images only (quick runs)")
     t.add_argument("--set", action="append", metavar="TABLE.KEY=VALUE", help="override any key, e.g. --set rule.pairs=16 (repeatable)")
     t.add_argument("--out", help="run file to write (default runs/MODEL-seedSEED.h5)")
-    t.add_argument("--overwrite", action="store_true", help="replace an existing run file")
+    t.add_argument("--overwrite", action="store_true",
+                   help="replace an existing run file once the new run completes (it is written to FILE.new until then)")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the incomplete run file --out from its last complete epoch (same model, --set and --epochs)")
     t.add_argument("--data", metavar="DIR",
                    help="directory with the four MNIST-layout IDX files (raw or .gz), loaded as is: "
                         "no MD5 check and any number of images (e.g. a small synthetic set). "
@@ -384,7 +389,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"neuro-grlu: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("neuro-grlu: interrupted; the run file keeps the completed epochs (status 'incomplete')", file=sys.stderr)
+        print("neuro-grlu: interrupted; the run file keeps the completed epochs (status 'incomplete'; "
+              "with --overwrite in FILE.new, the old file is intact); continue it with --resume", file=sys.stderr)
         return 130
 
 

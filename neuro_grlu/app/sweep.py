@@ -314,8 +314,7 @@ def load_sweep(path: str | os.PathLike, *, out: str | os.PathLike | None = None)
                 if seed is not None:
                     _set_key(raw_point, "training.seed", seed)
                 config = parse_config(raw_point, model_name)
-                rule = config.make_rule(config.architecture())  # rule-level checks (e.g. backend vs depth)
-                rule.close()
+                config.make_rule(config.architecture())  # rule-level checks (e.g. backend vs depth)
             except ConfigError as exc:
                 raise ConfigError(f"{label}: {exc}") from None
             name = run_name(values, config.training.seed, short)

@@ -20,6 +20,8 @@ import numpy as np
 
 from ..network import Architecture, Network, layer_norm
 from ..rules import get_rule
+from ..rules.loop import close as close_learner
+from ..rules.loop import init_learner, train_chunk
 from ..train import prepare_inputs
 from .tasks import subset
 
@@ -115,7 +117,7 @@ def train_cortex(
         return Cortex(net, "none", classes, [], 0.0)
     rule_cls = get_rule(rule_name)
     rule = rule_cls(from_dict(rule_cls.Params, rule_params, f"cortex.rule ({rule_name})"), arch, batch_size=batch_size)
-    net = rule.init_model(init_rng)
+    net, state = init_learner(rule, init_rng, noise_rng)
     xs, ys = subset(x, y, classes, train_limit)
     xs, ys = as_inputs(xs), np.asarray(ys, np.int64)
     history = []
@@ -126,12 +128,12 @@ def train_cortex(
             te = time.perf_counter()
             for start in range(0, len(xs), rule.chunk_size):
                 idx = order[start : start + rule.chunk_size]
-                rule.train_chunk(net, xs[idx], ys[idx], hyper, noise_rng)
+                state, _ = train_chunk(rule, net, state, xs[idx], ys[idx], hyper)
             row = {"epoch_time": time.perf_counter() - te, "train_accuracy": net.accuracy(xs[:5000], ys[:5000])}
             history.append(row)
             if log:
                 log(f"cortex {rule_name} epoch {epoch + 1}/{epochs}: train accuracy on classes {classes} "
                     f"{row['train_accuracy']:.4f} ({row['epoch_time']:.1f} s)")
     finally:
-        rule.close()
+        close_learner(rule, state)
     return Cortex(net, rule_name, classes, history, time.perf_counter() - t0)

@@ -30,6 +30,8 @@ from ..io import RunWriter
 from ..network import Architecture, Network
 from ..params import from_dict
 from ..rules import get_rule
+from ..rules.loop import close as close_learner
+from ..rules.loop import init_learner, train_chunk
 from .config import ContinualConfig
 from .cortex import Cortex, as_inputs, train_cortex
 from .hippocampus import make_learner
@@ -42,7 +44,8 @@ def _batched_logits(net: Network):
     return f
 
 
-def _train_slow(net, rule, x, y, epochs, order_rng, noise_rng):
+def _train_slow(net, rule, state, x, y, epochs, order_rng):
+    """Train the slow learner ``net`` (learner ``state``) on ``(x, y)``; returns the rewards."""
     x, y = as_inputs(x), np.asarray(y, np.int64)
     rewards = []
     for epoch in range(epochs):
@@ -50,7 +53,8 @@ def _train_slow(net, rule, x, y, epochs, order_rng, noise_rng):
         order = order_rng.permutation(len(x))
         for start in range(0, len(x), rule.chunk_size):
             idx = order[start : start + rule.chunk_size]
-            rewards.append(rule.train_chunk(net, x[idx], y[idx], hyper, noise_rng))
+            state, r = train_chunk(rule, net, state, x[idx], y[idx], hyper)
+            rewards.append(r)
     return np.concatenate(rewards) if rewards else np.zeros(0)
 
 
@@ -132,8 +136,8 @@ def run_continual(cfg: ContinualConfig, dataset: Dataset, *, out: str | None = N
             stack.enter_context(writer)
         if cfg.system == "slow":
             rule = _make_slow(cfg, x_train.shape[1])
-            stack.callback(rule.close)
-            net = rule.init_model(init_rng)
+            net, slow_state = init_learner(rule, init_rng, noise_rng)
+            stack.callback(close_learner, rule, slow_state)
             eval_x, logits_fn = x_test, _batched_logits(net)
         else:
             learner = make_learner(cfg.hippocampus_learner, cfg.hippocampus, n_features, 10)
@@ -145,7 +149,7 @@ def run_continual(cfg: ContinualConfig, dataset: Dataset, *, out: str | None = N
             xs, ys = xs[perm], ys[perm]
             t0 = time.perf_counter()
             if cfg.system == "slow":
-                r = _train_slow(net, rule, xs, ys, cfg.slow.epochs_per_task, order_rng, noise_rng)
+                r = _train_slow(net, rule, slow_state, xs, ys, cfg.slow.epochs_per_task, order_rng)
             else:
                 r = learner.fit_online(featurize(xs), ys, noise_rng)
             stage_time = time.perf_counter() - t0
@@ -172,9 +176,9 @@ def run_continual(cfg: ContinualConfig, dataset: Dataset, *, out: str | None = N
                     xs, ys = per_class_subset(x_train, y_train, new, shots, shot_rng)
                     if cfg.system == "slow":
                         r2 = _make_slow(cfg, x_train.shape[1])
-                        n2 = r2.init_model(np.random.default_rng([pr.seed, rep, j]))
-                        _train_slow(n2, r2, xs, ys, pr.fewshot_slow_epochs, order_rng, noise_rng)
-                        r2.close()
+                        n2, s2 = init_learner(r2, np.random.default_rng([pr.seed, rep, j]), noise_rng)
+                        _train_slow(n2, r2, s2, xs, ys, pr.fewshot_slow_epochs, order_rng)
+                        close_learner(r2, s2)
                         scores = _batched_logits(n2)(x_test[te_mask])
                     else:
                         l2 = make_learner(cfg.hippocampus_learner, cfg.hippocampus, n_features, 10)

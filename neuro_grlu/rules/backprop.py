@@ -35,6 +35,8 @@ from ..network import LN_EPS, Architecture, Network, topk_mask
 from ..params import ParamSet, param
 from ..schedules import SCHEDULES
 from .base import Rule, register
+from .optim import MomentumState, momentum_descent
+from .state import LearnerState
 
 FEEDBACK = ("transport", "random", "direct")
 
@@ -170,23 +172,33 @@ class BackpropParams(ParamSet):
                                   doc="FA/DFA: feedback matrices ~ N(0, scale^2/fan) (ignored by backprop)")
 
 
+@dataclass
+class ErrorFeedbackState(LearnerState):
+    """State of ``backprop``/``fa``/``dfa``.
+
+    ``feedback`` — FA: ``[None, B_1, ..., B_L]`` (``B_l`` shaped like ``W_l``); DFA:
+    ``[D_0, ..., D_{L-1}]`` (``D_l`` ``(n_out, width_l)``); backprop: None. Fixed after init.
+    ``velocity`` — heavy-ball momentum per layer ``[MomentumState([vW, vb]), ...]``, or None
+    when ``momentum = 0`` (plain SGD has no state).
+    """
+
+    feedback: list | None = None
+    velocity: list[MomentumState] | None = None
+
+
 class _ErrorFeedbackRule(Rule):
-    """Common training loop of the three error-feedback rules."""
+    """Common update of the three error-feedback rules."""
 
     feedback: str = "transport"
     Params = BackpropParams
 
-    def __init__(self, params: BackpropParams, arch: Architecture, batch_size: int = 1):
-        super().__init__(params, arch, batch_size)
-        self.matrices = None
-        self._velocity = None
-
-    def init_model(self, rng: np.random.Generator) -> Network:
-        """The network, then (FA/DFA) the fixed random feedback matrices from the same stream."""
-        net = Network.init(self.arch, rng)
-        self.matrices = self.make_feedback(rng)
-        self._velocity = None
-        return net
+    def init(self, model: Network, *, init_rng, noise_rng) -> ErrorFeedbackState:
+        """The fixed random feedback matrices (FA/DFA) from ``init_rng``, which continues the
+        stream that drew the network; zero momentum if ``momentum > 0``."""
+        velocity = None
+        if self.params.momentum > 0:
+            velocity = [MomentumState.zeros([w, b]) for w, b in zip(model.W, model.b)]
+        return ErrorFeedbackState(noise_rng, self.make_feedback(init_rng), velocity)
 
     def make_feedback(self, rng: np.random.Generator):
         return None
@@ -195,43 +207,33 @@ class _ErrorFeedbackRule(Rule):
     def backward_passes_per_example(self) -> float:
         return 1.0
 
-    def gradients(self, net: Network, x: np.ndarray, y: np.ndarray):
-        """This rule's estimate of ``dL/d(W, b)`` for one batch, and the per-example reward."""
+    def gradients(self, net: Network, x: np.ndarray, y: np.ndarray, matrices=None):
+        """This rule's estimate of ``dL/d(W, b)`` for one batch (with feedback ``matrices``), and the per-example reward."""
         cache = forward(net, x)
         e_out, reward = output_error(cache.logits, y)
-        return backward(net, cache, e_out, self.feedback, self.matrices), reward
+        return backward(net, cache, e_out, self.feedback, matrices), reward
 
-    def delta(self, net, x, y, hyper, rng):
-        grads, _ = self.gradients(net, np.asarray(x, np.float32), np.asarray(y))
+    def delta(self, net, state, x, y, hyper, rng):
+        grads, _ = self.gradients(net, np.asarray(x, np.float32), np.asarray(y), state.feedback)
         lr = np.float32(hyper["lr"])
         return [(-lr * gw, -lr * gb) for gw, gb in grads]
 
-    def train_chunk(self, net, x, y, hyper, rng):
+    def step(self, net, state, x, y, hyper):
+        """SGD (or heavy-ball momentum) on one batch, with optional L2 weight decay."""
         p = self.params
         lr = np.float32(hyper["lr"])
-        mom, wd = np.float32(p.momentum), np.float32(p.weight_decay)
-        if self._velocity is None and p.momentum > 0:
-            self._velocity = [(np.zeros_like(w), np.zeros_like(b)) for w, b in zip(net.W, net.b)]
-        rewards = np.empty(len(x), np.float64)
-        for start in range(0, len(x), self.batch_size):
-            stop = min(start + self.batch_size, len(x))
-            grads, rewards[start:stop] = self.gradients(net, x[start:stop], y[start:stop])
-            for layer, (gw, gb) in enumerate(grads):
-                if p.weight_decay:
-                    gw = gw + wd * net.W[layer]
-                if self._velocity is None:
-                    gw *= -lr  # in place: gw is a fresh array
-                    net.W[layer] += gw
-                    net.b[layer] -= lr * gb
-                else:
-                    vw, vb = self._velocity[layer]
-                    vw *= mom
-                    vw += gw
-                    vb *= mom
-                    vb += gb
-                    net.W[layer] -= lr * vw
-                    net.b[layer] -= lr * vb
-        return rewards
+        wd = np.float32(p.weight_decay)
+        grads, reward = self.gradients(net, x, y, state.feedback)
+        for layer, (gw, gb) in enumerate(grads):
+            if p.weight_decay:
+                gw = gw + wd * net.W[layer]
+            if state.velocity is None:
+                gw *= -lr  # in place: gw is a fresh array
+                net.W[layer] += gw
+                net.b[layer] -= lr * gb
+            else:
+                momentum_descent([net.W[layer], net.b[layer]], [gw, gb], state.velocity[layer], lr, p.momentum)
+        return state, {"reward": reward}
 
 
 @register

@@ -1,25 +1,41 @@
 """The learning-rule interface every rate-based learner implements, and the rule registry.
 
-A rule is a class with
+A rule is frozen parameters plus explicit state (docs/rule-interface.md):
 
 * ``name`` — the registry key used in ``[rule] name = ...`` of a model definition;
 * ``Params`` — a frozen :class:`~neuro_grlu.params.ParamSet` of its hyperparameters
-  (validated on construction, stored verbatim in every run file);
-* ``uses`` — the information the rule needs, from :data:`INFORMATION`, so a table can show
-  the biological constraints next to the accuracy;
+  (validated on construction, stored verbatim in every run file). The rule object holds
+  only these, the architecture and the batch size: nothing changes on it during training;
+* ``uses`` — the information the rule needs, from :data:`INFORMATION`;
+* ``init_model(rng) → model`` — a freshly initialised model (the shared MLP by default;
+  rules with their own model return an object with ``predict``, ``accuracy``,
+  ``state_dict`` and ``load_state_dict``);
+* ``init(model, *, init_rng, noise_rng) → state`` — the learner state
+  (:class:`~neuro_grlu.rules.state.LearnerState` subclass): optimiser moments, FA/DFA
+  feedback matrices (drawn from ``init_rng``, which continues the stream that drew the
+  model), and ``noise_rng``, the rule's own random stream, kept in the state;
+* ``step(model, state, x, y, hyper) → (state, metrics)`` — one batch ``x`` float32
+  ``(B, n_in)``, ``y`` int ``(B,)``: updates ``model`` (and the state's arrays) in place and
+  returns the state and ``{"reward": (B,) float64}``, the reward of each example before the
+  update;
+* optionally ``step_chunk(model, state, x, y, hyper) → (state, metrics)`` — a fused loop over
+  a whole chunk of batches (GRLU: noise drawn per chunk, a compiled kernel). The training
+  loop (:func:`neuro_grlu.rules.loop.train_chunk`) calls it instead of batching itself;
+* optionally ``prepare_chunk(state, x) → x`` — per-chunk input augmentation drawn from the
+  state's stream (FF, NoProp ``shift_pixels``);
+* optionally ``delta(model, state, x, y, hyper, rng)`` — the update one batch *would* cause,
+  per weight layer ``(dW, db)`` towards higher reward, changing neither ``model`` nor
+  ``state`` (gradient alignment draws from the probe stream ``rng``);
 * ``hyper(epoch, epochs)`` — the per-epoch values of its scheduled hyperparameters;
-* ``train_chunk(net, x, y, hyper, rng)`` — train on ``n`` examples in order (in batches of
-  the rule's batch size), updating ``net`` in place; returns the reward of each example;
-* optionally ``delta(net, x, y, hyper, rng)`` — the update the rule *would* apply for one
-  batch, without applying it (per weight layer ``(dW, db)``, in the direction of increasing
-  reward). The training loop compares it with the true gradient (gradient alignment);
-* optionally ``init_model(rng)`` — rules with their own model (not the shared MLP) return an
-  object with ``predict(x)``, ``accuracy(x, y)`` and ``state_dict()``;
-* ``forward_passes_per_example`` / ``backward_passes_per_example`` — the cost in full passes
-  through the network per training example (for the cost table).
+* ``forward_passes_per_example`` / ``backward_passes_per_example`` — cost per example.
 
 Adding a rule = one module that defines such a class decorated with :func:`register`, one
-test file, and one import line in ``neuro_grlu/rules/__init__.py``.
+test file, and one import line in ``neuro_grlu/rules/__init__.py``; the conformance test
+(``tests/test_rule_conformance.py``) then checks it like every other rule.
+
+Legacy rules that define only ``train_chunk(net, x, y, hyper, rng)`` (the interface before
+the learner state) still train through the same loop for now; they get a bare
+:class:`~neuro_grlu.rules.state.LearnerState`, and their hidden state is not saved.
 """
 
 from __future__ import annotations
@@ -32,6 +48,7 @@ from ..errors import ConfigError
 from ..network import Architecture, Network
 from ..params import ParamSet
 from ..schedules import scheduled
+from .state import LearnerState
 
 #: What a rule may use, with the wording used in comparison tables.
 INFORMATION = {
@@ -92,16 +109,57 @@ class Rule:
         """A freshly initialised model (the shared MLP of :class:`Architecture` by default)."""
         return Network.init(self.arch, rng)
 
+    def init(self, model, *, init_rng: np.random.Generator, noise_rng: np.random.Generator) -> LearnerState:
+        """The learner state before training (the base: only the random stream ``noise_rng``)."""
+        return LearnerState(noise_rng)
+
+    @property
+    def is_legacy(self) -> bool:
+        """True for rules still written against the old ``train_chunk`` interface."""
+        return type(self).train_chunk is not Rule.train_chunk and type(self).step is Rule.step
+
+    def step(self, model, state: LearnerState, x: np.ndarray, y: np.ndarray,
+             hyper: dict[str, float]) -> tuple[LearnerState, dict[str, np.ndarray]]:
+        """Train on one batch in place; ``(state, {"reward": (B,) float64})``."""
+        raise NotImplementedError(f"rule {self.name} defines no step()")
+
+    def step_chunk(self, model, state: LearnerState, x: np.ndarray, y: np.ndarray,
+                   hyper: dict[str, float]) -> tuple[LearnerState, dict[str, np.ndarray]]:
+        """Train on a chunk (several batches) in place. The default batches and calls :meth:`step`."""
+        n = len(x)
+        rewards = np.empty(n, np.float64)
+        for start in range(0, n, self.batch_size):
+            stop = min(start + self.batch_size, n)
+            state, metrics = self.step(model, state, x[start:stop], y[start:stop], hyper)
+            rewards[start:stop] = metrics["reward"]
+        return state, {"reward": rewards}
+
+    def prepare_chunk(self, state: LearnerState, x: np.ndarray) -> np.ndarray:
+        """Inputs of one chunk as the rule trains on them (augmentation); ``x`` itself by default."""
+        return x
+
     def delta(
-        self, net: Network, x: np.ndarray, y: np.ndarray, hyper: dict[str, float], rng: np.random.Generator
+        self, net, state: LearnerState, x: np.ndarray, y: np.ndarray, hyper: dict[str, float],
+        rng: np.random.Generator,
     ) -> list[tuple[np.ndarray, np.ndarray]] | None:
         """The update ``[(dW_l, db_l), ...]`` one batch ``(x, y)`` would cause, not applied.
 
         Shapes match ``net.W[l]`` and ``net.b[l]``; the sign is that of the step the rule takes
         (towards higher reward). ``None`` (the default) means the rule does not define one, and
-        no gradient alignment is recorded for it. May draw from ``rng`` but must not change ``net``.
+        no gradient alignment is recorded for it. May draw from ``rng`` but must change neither
+        ``net`` nor ``state``.
         """
         return None
+
+    def model_arrays(self, model) -> dict[str, np.ndarray]:
+        """Arrays needed to rebuild ``model`` exactly that its ``state_dict`` does not hold
+        (saved with the learner state for resuming); none by default."""
+        return {}
+
+    def load_model(self, model, weights: dict[str, np.ndarray], extra: dict[str, np.ndarray]) -> None:
+        """Overwrite ``model`` in place with saved ``weights`` (its ``state_dict``) and ``extra``
+        (from :meth:`model_arrays`)."""
+        model.load_state_dict(weights)
 
     @property
     def forward_passes_per_example(self) -> float:
@@ -122,14 +180,8 @@ class Rule:
         names = ("lr", "sigma") if hasattr(self.params, "sigma_max") else ("lr",)
         return scheduled(self.params, epoch, epochs, *names)
 
-    def train_chunk(
-        self, net: Network, x: np.ndarray, y: np.ndarray, hyper: dict[str, float], rng: np.random.Generator
-    ) -> np.ndarray:
-        """Train on ``x`` float32 ``(n, n_in)``, ``y`` int ``(n,)`` in order; return reward ``(n,)``."""
+    def train_chunk(self, net, x, y, hyper, rng):  # legacy interface, see the module docstring
         raise NotImplementedError
-
-    def close(self) -> None:
-        """Release resources held between chunks (threads, buffers); a no-op by default."""
 
     @property
     def chunk_size(self) -> int:

@@ -188,9 +188,6 @@ class EnsembleKalmanInversion(Rule):
     uses = ("ensemble_covariance", "label_error")
     Params = EKIParams
 
-    def __init__(self, params: EKIParams, arch: Architecture, batch_size: int = 1):
-        super().__init__(params, arch, batch_size)
-
     def init_model(self, rng: np.random.Generator) -> Ensemble:
         return Ensemble.init(self.arch, self.params.ensemble, self.params.init_spread, rng)
 
@@ -203,8 +200,24 @@ class EnsembleKalmanInversion(Rule):
     def backward_passes_per_example(self) -> float:
         return 0.0
 
-    def step(self, ens: Ensemble, x: np.ndarray, y: np.ndarray, h: float, rng: np.random.Generator) -> np.ndarray:
-        """One EKI step on a batch; returns the ensemble-mean ``log p_j(y)`` ``(B,)`` before it."""
+    def model_arrays(self, ens: Ensemble) -> dict[str, np.ndarray]:
+        """The members ``W0``, ``b0``, ... ``(J, ...)`` (the run file's weights hold only their mean and spread)."""
+        return {f"{name}{i}": t for i, pair in enumerate(zip(ens.W, ens.b)) for name, t in zip("Wb", pair)}
+
+    def load_model(self, ens: Ensemble, weights, extra) -> None:
+        for name, t in self.model_arrays(ens).items():
+            saved = np.asarray(extra[name])
+            if saved.shape != t.shape:
+                raise ValueError(f"saved ensemble {name} has shape {saved.shape}, the rule needs {t.shape}")
+            np.copyto(t, saved)
+
+    def step(self, ens: Ensemble, state, x, y, hyper):
+        """One EKI step on a batch; reward = the ensemble-mean ``log p_j(y)`` ``(B,)`` before it."""
+        x, y = np.asarray(x, np.float32), np.asarray(y, np.int64)
+        return state, {"reward": self.kalman_step(ens, x, y, hyper["lr"], state.rng)}
+
+    def kalman_step(self, ens: Ensemble, x: np.ndarray, y: np.ndarray, h: float, rng: np.random.Generator) -> np.ndarray:
+        """One EKI step with step size ``h`` on a batch; returns the ensemble-mean ``log p_j(y)`` ``(B,)`` before it."""
         logits = ens.logits(x)
         logits -= logits.max(axis=2, keepdims=True)
         logp = logits - np.log(np.exp(logits).sum(axis=2, keepdims=True))
@@ -220,11 +233,3 @@ class EnsembleKalmanInversion(Rule):
                 for member in w:
                     member += std * rng.standard_normal(member.shape, dtype=np.float32)
         return logp[:, np.arange(B), y].mean(axis=0).astype(np.float64)
-
-    def train_chunk(self, ens: Ensemble, x, y, hyper, rng):
-        x, y = np.asarray(x, np.float32), np.asarray(y, np.int64)
-        rewards = np.empty(len(x), np.float64)
-        for start in range(0, len(x), self.batch_size):
-            stop = min(start + self.batch_size, len(x))
-            rewards[start:stop] = self.step(ens, x[start:stop], y[start:stop], hyper["lr"], rng)
-        return rewards

@@ -25,8 +25,8 @@ The step, towards higher reward, with ``weight_decay`` λ::
     sgd:   θ += lr · (g − λ θ)
     adam:  θ += lr · m̂ / (√v̂ + eps),   m, v the Adam moments of (g − λ θ)
 
-Adam (Kingma & Ba 2015, with bias correction) is implemented in :func:`adam_step`; its state
-lives in the rule (``self.adam``), one moment pair per parameter tensor.
+Adam (Kingma & Ba 2015, with bias correction) is :func:`~neuro_grlu.rules.optim.adam_ascent_steps`;
+its moments live in the learner state (:class:`ESState` ``adam``), one pair per parameter tensor.
 
 All ``2P`` perturbed networks run on the batch at once: the first layer's input is shared, so
 its pre-activation is ``x̄ W₀ᵀ + b₀ ± σ (x̄ E₀,pᵀ + e₀,p)`` with the noise term one matrix
@@ -46,6 +46,8 @@ from ..network import Architecture, Network, layer_norm, log_softmax_at
 from ..params import ParamSet, param
 from ..schedules import SCHEDULES
 from .base import Rule, register
+from .optim import AdamState, adam_ascent_steps
+from .state import LearnerState, runtime
 
 SHAPINGS = ("centered_rank", "none")
 OPTIMIZERS = ("sgd", "adam")
@@ -111,38 +113,10 @@ def es_gradient(noise, f_plus: np.ndarray, f_minus: np.ndarray, sigma: float, sh
     return [np.tensordot(coef, e, axes=1).astype(np.float32, copy=False) for e in noise]
 
 
-@dataclass
-class AdamState:
-    """Adam moments of a list of parameter tensors: ``m[i]``, ``v[i]`` float32 like tensor ``i``; ``t`` steps taken."""
-
-    m: list[np.ndarray]
-    v: list[np.ndarray]
-    t: int = 0
-
-    @classmethod
-    def zeros(cls, shapes) -> "AdamState":
-        return cls([np.zeros(s, np.float32) for s in shapes], [np.zeros(s, np.float32) for s in shapes], 0)
-
-
 def adam_step(state: AdamState, grads: list[np.ndarray], lr: float, beta1: float = 0.9, beta2: float = 0.999,
               eps: float = 1e-8) -> tuple[list[np.ndarray], AdamState]:
-    """One Adam step for ascent direction ``grads``: returns ``(steps, new_state)``; ``state`` is unchanged.
-
-    ``m ← β₁ m + (1−β₁) g``, ``v ← β₂ v + (1−β₂) g²``, ``step = lr · m̂ / (√v̂ + eps)`` with the
-    bias corrections ``m̂ = m / (1 − β₁ᵗ)``, ``v̂ = v / (1 − β₂ᵗ)``. Add ``steps`` to the parameters.
-    """
-    t = state.t + 1
-    c1 = 1.0 - beta1**t
-    c2 = 1.0 - beta2**t
-    b1, b2 = np.float32(beta1), np.float32(beta2)
-    steps, ms, vs = [], [], []
-    for m, v, g in zip(state.m, state.v, grads):
-        m = b1 * m + (np.float32(1) - b1) * g
-        v = b2 * v + (np.float32(1) - b2) * (g * g)
-        steps.append((np.float32(lr / c1) * m / (np.sqrt(v / np.float32(c2)) + np.float32(eps))).astype(np.float32))
-        ms.append(m)
-        vs.append(v)
-    return steps, AdamState(ms, vs, t)
+    """:func:`neuro_grlu.rules.optim.adam_ascent_steps` (kept under its old name)."""
+    return adam_ascent_steps(state, grads, lr, beta1, beta2, eps)
 
 
 # --------------------------------------------------------------------------- population on a network
@@ -247,6 +221,15 @@ def es_estimate(net: Network, x: np.ndarray, y: np.ndarray, noise: WeightNoise, 
 # --------------------------------------------------------------------------- the rule
 
 
+@dataclass
+class ESState(LearnerState):
+    """ES state: Adam moments per tensor ``[W₀, b₀, W₁, ...]`` (None for SGD) and the
+    reusable noise buffer (runtime)."""
+
+    adam: AdamState | None = None
+    noise: WeightNoise | None = runtime()
+
+
 @dataclass(frozen=True)
 class ESParams(ParamSet):
     """Hyperparameters of :class:`ES` (see the module docstring for the update)."""
@@ -273,10 +256,9 @@ class ES(Rule):
     uses = ("global_reward", "noise")
     Params = ESParams
 
-    def __init__(self, params: ESParams, arch: Architecture, batch_size: int = 1):
-        super().__init__(params, arch, batch_size)
-        self.adam: AdamState | None = None
-        self._noise: WeightNoise | None = None
+    def init(self, model, *, init_rng, noise_rng) -> ESState:
+        adam = AdamState.zeros(net_tensors(model)) if self.params.optimizer == "adam" else None
+        return ESState(noise_rng, adam)
 
     @property
     def forward_passes_per_example(self) -> float:
@@ -291,55 +273,42 @@ class ES(Rule):
             return grads
         return [g - np.float32(wd) * t for g, t in zip(grads, net_tensors(net))]
 
-    def steps(self, net: Network, grads: list[np.ndarray], lr: float) -> tuple[list[np.ndarray], AdamState | None]:
-        """The parameter increments for estimate ``grads`` and the optimizer state after them (not stored)."""
+    def steps(self, net: Network, state: ESState, grads: list[np.ndarray],
+              lr: float) -> tuple[list[np.ndarray], AdamState | None]:
+        """The parameter increments for estimate ``grads`` and the optimizer moments after them
+        (a new record; ``state`` is not changed)."""
         direction = self.ascent_direction(net, grads)
         if self.params.optimizer == "sgd":
             return [np.float32(lr) * d for d in direction], None
-        state = self.adam
-        if state is None or [m.shape for m in state.m] != [t.shape for t in net_tensors(net)]:
-            state = AdamState.zeros([t.shape for t in net_tensors(net)])
         p = self.params
-        return adam_step(state, direction, lr, p.beta1, p.beta2, p.adam_eps)
+        return adam_ascent_steps(state.adam, direction, lr, p.beta1, p.beta2, p.adam_eps)
 
-    def delta(self, net, x, y, hyper, rng):
+    def delta(self, net, state, x, y, hyper, rng):
         """The step one batch would take, not applied, with fresh noise from ``rng``.
 
-        For Adam this is the actual Adam step from the rule's current moments (which are left
-        unchanged), i.e. what :meth:`train_chunk` would add to the weights for this batch.
+        For Adam this is the actual Adam step from the state's current moments (which are left
+        unchanged), i.e. what :meth:`step` would add to the weights for this batch.
         """
         noise = sample_weight_noise(self.arch, self.params.pairs, rng)
         est = es_estimate(net, np.asarray(x, np.float32), np.asarray(y), noise, hyper["sigma"], self.params.shaping)
-        steps, _ = self.steps(net, est.grads, hyper["lr"])
+        steps, _ = self.steps(net, state, est.grads, hyper["lr"])
         return [(steps[2 * l], steps[2 * l + 1]) for l in range(self.arch.n_layers)]
 
-    def train_step(self, net: Network, x: np.ndarray, y: np.ndarray, hyper: dict[str, float],
-                   rng: np.random.Generator) -> ESBatch:
-        """One ES update on batch ``(x, y)``, applied to ``net`` in place; returns the batch's :class:`ESBatch`."""
-        if self._noise is None or self._noise.W[0].shape[1:] != net.W[0].shape:
-            self._noise = WeightNoise.allocate(net.arch, self.params.pairs)
-        noise = self._noise.fill(rng)
-        est = es_estimate(net, x, y, noise, hyper["sigma"], self.params.shaping)
-        steps, state = self.steps(net, est.grads, hyper["lr"])
-        if state is not None:
-            self.adam = state
-        for t, d in zip(net_tensors(net), steps):
-            t += d
-        return est
-
-    def train_chunk(self, net, x, y, hyper, rng):
-        """Train on the chunk in batches of ``batch_size`` (one ES step per batch).
+    def step(self, net, state, x, y, hyper):
+        """One ES update on batch ``(x, y)``, applied to ``net`` in place.
 
         The reward reported for an example is its log-probability of the true class averaged
         over the ``2P`` perturbed networks it was evaluated with (before the batch's update),
-        as GRLU reports its reward under noise.
+        as GRLU reports its reward under noise. ``metrics["estimate"]`` is the :class:`ESBatch`.
         """
-        x = np.asarray(x, np.float32)
-        y = np.asarray(y)
-        n = len(x)
-        rewards = np.empty(n, np.float64)
-        for start in range(0, n, self.batch_size):
-            stop = min(start + self.batch_size, n)
-            est = self.train_step(net, x[start:stop], y[start:stop], hyper, rng)
-            rewards[start:stop] = est.log_probs.mean(axis=(0, 1))
-        return rewards
+        x, y = np.asarray(x, np.float32), np.asarray(y)
+        if state.noise is None:
+            state.noise = WeightNoise.allocate(net.arch, self.params.pairs)
+        noise = state.noise.fill(state.rng)
+        est = es_estimate(net, x, y, noise, hyper["sigma"], self.params.shaping)
+        steps, adam = self.steps(net, state, est.grads, hyper["lr"])
+        if adam is not None:
+            state.adam = adam
+        for t, d in zip(net_tensors(net), steps):
+            t += d
+        return state, {"reward": est.log_probs.mean(axis=(0, 1)).astype(np.float64), "estimate": est}

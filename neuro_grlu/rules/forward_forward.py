@@ -29,7 +29,7 @@ averaged over the batch. Its gradient at the pre-activation is
 ``ΔW_l ∝ −Σ_rows (∂loss/∂z)ᵀ norm(h_{l-1})``: an outer product of the layer's own output and
 its own (normalised) input, weighted by how far its goodness is from the threshold. No error
 travels between layers; the inputs of layer ``l`` are computed with the current lower layers
-and treated as data. Each layer has its own optimiser (:mod:`._local_optim`): Hinton's
+and treated as data. Each layer has its own optimiser state (:mod:`.optim`): Hinton's
 smoothed-gradient SGD (``optimizer = "sgd"``, ``momentum`` = his ``delay``) or Adam.
 
 Peer normalisation (Hinton's code, ``peer_weight`` = his ``lambdamean``): a running mean
@@ -75,8 +75,9 @@ from ..network import Architecture
 from ..params import ParamSet, param
 from ..schedules import SCHEDULES
 from ._augment import image_side, random_shift
-from ._local_optim import Adam, SmoothedSGD
 from .base import Rule, register
+from .optim import AdamState, SmoothedState, adam_descent, smoothed_descent
+from .state import LearnerState
 
 NORM_EPS = 1e-8
 NEGATIVES = ("predicted", "random")
@@ -226,6 +227,25 @@ class FFNet:
         out["Wr"], out["br"] = self.Wr, self.br
         return out
 
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Copy saved arrays (from :meth:`state_dict`) into this network in place."""
+        for name, mine in self.state_dict().items():
+            saved = np.asarray(state[name])
+            if saved.shape != mine.shape:
+                raise ValueError(f"saved {name} has shape {saved.shape}, the network needs {mine.shape}")
+            np.copyto(mine, saved)
+
+
+@dataclass
+class FFState(LearnerState):
+    """Forward-Forward state: one optimiser state per layer (over ``[W_l, b_l]``: Adam or
+    smoothed SGD), the readout's Adam state (over ``[Wr, br]``), and every layer's running
+    mean positive activity ``peer_mean[l]`` ``(N_l,)`` for peer normalisation."""
+
+    layers: list = field(default_factory=list)
+    readout: AdamState | None = None
+    peer_mean: list[np.ndarray] = field(default_factory=list)
+
 
 @dataclass(frozen=True)
 class FFParams(ParamSet):
@@ -261,16 +281,19 @@ class ForwardForward(Rule):
         self.require_plain_relu()
         if params.shift_pixels:
             image_side(arch.n_in, "rule ff")
-        self.layer_opt: list = []
-        self.readout_opt: Adam | None = None
-        self.peer_mean: list[np.ndarray] = []
-        self._net_id = None
 
     def init_model(self, rng: np.random.Generator) -> FFNet:
         p = self.params
-        net = FFNet.init(self.arch, rng, p.label_scale, self.first_counted_layer, p.predict_with)
-        self._optimisers(net)
-        return net
+        return FFNet.init(self.arch, rng, p.label_scale, self.first_counted_layer, p.predict_with)
+
+    def init(self, model: FFNet, *, init_rng, noise_rng) -> FFState:
+        """Zero optimiser moments and peer means of 0.5 (as Hinton's code)."""
+        if self.params.optimizer == "adam":
+            layers = [AdamState.zeros([w, b]) for w, b in zip(model.W, model.b)]
+        else:
+            layers = [SmoothedState.zeros([w, b]) for w, b in zip(model.W, model.b)]
+        return FFState(noise_rng, layers, AdamState.zeros([model.Wr, model.br]),
+                       [np.full(len(b), 0.5, np.float32) for b in model.b])
 
     @property
     def first_counted_layer(self) -> int:
@@ -289,31 +312,26 @@ class ForwardForward(Rule):
         return 0.0
 
     # ------------------------------------------------------------------ local updates
-    def _optimisers(self, net: FFNet) -> None:
-        """(Re)create the per-layer optimiser and peer-normalisation state when ``net`` is new."""
-        if self._net_id == id(net) and self.layer_opt and self.layer_opt[0].params[0] is net.W[0]:
-            return
-        p = self.params
+    def _layer_step(self, net: FFNet, state: FFState, layer: int, grads: list[np.ndarray], lr: float) -> None:
+        """Descent step of layer ``layer``'s ``[W, b]`` with its own optimiser state."""
+        params, p = [net.W[layer], net.b[layer]], self.params
         if p.optimizer == "adam":
-            self.layer_opt = [Adam([w, b]) for w, b in zip(net.W, net.b)]
+            adam_descent(params, grads, state.layers[layer], lr, p.weight_decay)
         else:
-            self.layer_opt = [SmoothedSGD([w, b], momentum=p.momentum) for w, b in zip(net.W, net.b)]
-        self.readout_opt = Adam([net.Wr, net.br])
-        self.peer_mean = [np.full(len(b), 0.5, np.float32) for b in net.b]
-        self._net_id = id(net)
+            smoothed_descent(params, grads, state.layers[layer], lr, p.weight_decay, momentum=p.momentum)
 
-    def _peer_term(self, layer: int, h: np.ndarray, positive: np.ndarray, dz: np.ndarray) -> None:
+    def _peer_term(self, state: FFState, layer: int, h: np.ndarray, positive: np.ndarray, dz: np.ndarray) -> None:
         """Add peer normalisation to ``dz`` of the positive rows (in place), update the running means."""
         w = self.params.peer_weight
         if not w:
             return
-        m = self.peer_mean[layer]
+        m = state.peer_mean[layer]
         m *= np.float32(0.9)
         m += np.float32(0.1) * h[positive].mean(axis=0)
         n_pairs = len(h) / 2
         dz[positive] += np.float32(2.0 * w / (self.params.temperature * h.shape[1] * n_pairs)) * (m - m.mean())
 
-    def update_first_layer(self, net: FFNet, x: np.ndarray, xproj: np.ndarray, sqx: np.ndarray,
+    def update_first_layer(self, net: FFNet, state: FFState, x: np.ndarray, xproj: np.ndarray, sqx: np.ndarray,
                            e: np.ndarray, positive: np.ndarray, lr: float) -> tuple[np.ndarray, np.ndarray]:
         """FF step of layer 1 only. Rows: the images ``x`` ``(B, n_in)`` repeated ``R/B`` times,
         label parts ``e`` ``(R, K)``. Returns ``(h, loss)`` computed before the step."""
@@ -321,23 +339,23 @@ class ForwardForward(Rule):
         z, r = net.first_layer_pre(np.tile(xproj, (reps, 1)), np.tile(sqx, reps), e)
         h = np.maximum(z, 0.0)
         loss, dz = ff_loss_and_grad(h, positive, self.params.threshold, self.params.temperature)
-        self._peer_term(0, h, positive, dz)
+        self._peer_term(state, 0, h, positive, dz)
         dz_r = dz / r
         gW = np.empty_like(net.W[0])
         gW[:, : net.n_in] = dz_r.reshape(reps, B, -1).sum(axis=0).T @ x
         gW[:, net.n_in:] = dz_r.T @ e
-        self.layer_opt[0].step([gW, dz.sum(axis=0)], lr, self.params.weight_decay)
+        self._layer_step(net, state, 0, [gW, dz.sum(axis=0)], lr)
         return h, loss
 
-    def update_layer(self, net: FFNet, layer: int, inp: np.ndarray, positive: np.ndarray,
+    def update_layer(self, net: FFNet, state: FFState, layer: int, inp: np.ndarray, positive: np.ndarray,
                      lr: float) -> tuple[np.ndarray, np.ndarray]:
         """FF step of layer ``layer`` (≥ 1) only, for raw input rows ``inp`` ``(R, N_{l-1})``
         (its lower layers' outputs, treated as data). Returns ``(h, loss)`` before the step."""
         a = rms_normalise(inp)
         h = np.maximum(a @ net.W[layer].T + net.b[layer], 0.0)
         loss, dz = ff_loss_and_grad(h, positive, self.params.threshold, self.params.temperature)
-        self._peer_term(layer, h, positive, dz)
-        self.layer_opt[layer].step([dz.T @ a, dz.sum(axis=0)], lr, self.params.weight_decay)
+        self._peer_term(state, layer, h, positive, dz)
+        self._layer_step(net, state, layer, [dz.T @ a, dz.sum(axis=0)], lr)
         return h, loss
 
     def negative_labels(self, probs: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -356,7 +374,7 @@ class ForwardForward(Rule):
         neg[bad] = (y[bad] + rng.integers(1, K, int(bad.sum()))) % K
         return neg
 
-    def train_batch(self, net: FFNet, x: np.ndarray, y: np.ndarray, lr: float, rng: np.random.Generator) -> np.ndarray:
+    def train_batch(self, net: FFNet, state: FFState, x: np.ndarray, y: np.ndarray, lr: float) -> np.ndarray:
         """One FF step of every layer and of the readout on one batch; returns ``log p(y)`` ``(B,)``."""
         B, K, s = len(x), net.n_classes, net.label_scale
         xproj = x @ net.W[0][:, : net.n_in].T
@@ -372,26 +390,25 @@ class ForwardForward(Rule):
         probs = np.exp(logits)
         probs /= probs.sum(axis=1, keepdims=True)
         reward = np.log(np.maximum(probs[np.arange(B), y], 1e-30)).astype(np.float64)
-        neg = self.negative_labels(probs, y, rng)
+        neg = self.negative_labels(probs, y, state.rng)
         err = probs.copy()
         err[np.arange(B), y] -= 1.0
         err /= np.float32(B)
-        self.readout_opt.step([err.T @ feats, err.sum(axis=0)], self.params.readout_lr * lr / self.params.lr_max)
+        adam_descent([net.Wr, net.br], [err.T @ feats, err.sum(axis=0)], state.readout,
+                     self.params.readout_lr * lr / self.params.lr_max)
         # positive and negative passes, one local step per layer
         positive = np.concatenate([np.ones(B, bool), np.zeros(B, bool)])
         e = label_matrix(np.concatenate([y, neg]), 2 * B, K, s)
-        h, _ = self.update_first_layer(net, x, xproj, sqx, e, positive, lr)
+        h, _ = self.update_first_layer(net, state, x, xproj, sqx, e, positive, lr)
         for layer in range(1, net.n_layers):
-            h, _ = self.update_layer(net, layer, h, positive, lr)
+            h, _ = self.update_layer(net, state, layer, h, positive, lr)
         return reward
 
-    def train_chunk(self, net: FFNet, x, y, hyper, rng):
-        """Train on ``x`` ``(n, n_in)``, ``y`` ``(n,)`` in batches; reward = readout ``log p(y)`` (nat)."""
-        self._optimisers(net)
+    def prepare_chunk(self, state: FFState, x):
+        """The chunk as float32, each image shifted by up to ``shift_pixels`` (if > 0)."""
+        return random_shift(np.asarray(x, np.float32), state.rng, self.params.shift_pixels)
+
+    def step(self, net: FFNet, state: FFState, x, y, hyper):
+        """One FF step of every layer and the readout; reward = readout ``log p(y)`` (nat)."""
         x, y = np.asarray(x, np.float32), np.asarray(y, np.int64)
-        x = random_shift(x, rng, self.params.shift_pixels)
-        rewards = np.empty(len(x), np.float64)
-        for start in range(0, len(x), self.batch_size):
-            stop = min(start + self.batch_size, len(x))
-            rewards[start:stop] = self.train_batch(net, x[start:stop], y[start:stop], hyper["lr"], rng)
-        return rewards
+        return state, {"reward": self.train_batch(net, state, x, y, hyper["lr"])}

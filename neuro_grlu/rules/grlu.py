@@ -37,6 +37,7 @@ from ..network import Architecture, Network, layer_norm, log_softmax_at, topk_ma
 from ..params import ParamSet, param
 from ..schedules import SCHEDULES
 from .base import Rule, register
+from .state import LearnerState, runtime
 
 BACKENDS = ("auto", "numba", "numpy", "tiled")
 
@@ -123,6 +124,9 @@ class NoiseStream:
         self._turn = 0
         self._executor = None
         self._pending = None
+        #: ``rng.bit_generator.state`` where the first block not yet returned by :meth:`next`
+        #: starts (a prefetched block counts as not returned): resuming from it redraws that block.
+        self.position = rng.bit_generator.state
         if prefetch:
             from concurrent.futures import ThreadPoolExecutor
 
@@ -135,8 +139,11 @@ class NoiseStream:
     def next(self) -> PerturbationNoise:
         """The next block of unit noise; its buffers are reused, so it is valid until the next call."""
         if self._executor is None:
-            return self._draw(self._buffers[0])
+            noise = self._draw(self._buffers[0])
+            self.position = self.rng.bit_generator.state
+            return noise
         noise = self._pending.result()
+        self.position = self.rng.bit_generator.state  # the generator is idle here
         self._turn ^= 1
         self._pending = self._executor.submit(self._draw, self._buffers[self._turn])
         return noise
@@ -270,6 +277,30 @@ def apply_update(net: Network, update: GRLUUpdate, step: float) -> None:
         v += s * dv.astype(np.float32, copy=False)
 
 
+@dataclass
+class GRLUState(LearnerState):
+    """GRLU's state: only its noise stream. ``stream`` (runtime) draws unit noise from ``rng``
+    in blocks of ``chunk_size`` examples, possibly one block ahead on a second thread; the
+    saved position is that of the first block not yet used (:meth:`rng_state`)."""
+
+    stream: NoiseStream | None = runtime()
+
+    def rng_state(self) -> dict:
+        return self.rng.bit_generator.state if self.stream is None else self.stream.position
+
+    def set_rng_state(self, value: dict) -> None:
+        self.close()
+        self.rng.bit_generator.state = value
+
+    def close(self) -> None:
+        """Stop the background noise thread, if any. A block drawn ahead is discarded: a new
+        stream continues after it (as before this interface), so :meth:`rng_state` is then
+        the generator's own position."""
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
+
+
 @dataclass(frozen=True)
 class GRLUParams(ParamSet):
     """Hyperparameters of :class:`GRLU` (see the module docstring for the update)."""
@@ -302,13 +333,9 @@ class GRLU(Rule):
         self.backend = backend
         #: Draw the next noise block on a second thread while this one is used (numba backend).
         self.prefetch = self.backend == "numba"
-        self._stream: NoiseStream | None = None
 
-    def close(self) -> None:
-        """Stop the background noise thread, if any."""
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
+    def init(self, model, *, init_rng, noise_rng) -> GRLUState:
+        return GRLUState(noise_rng)
 
     @property
     def chunk_size(self) -> int:
@@ -323,7 +350,7 @@ class GRLU(Rule):
         # 2 runs (+ε, −ε) per pair; the first layer is shared, but counted as full passes.
         return 2.0 * self.params.pairs
 
-    def delta(self, net, x, y, hyper, rng):
+    def delta(self, net, state, x, y, hyper, rng):
         """The step one batch would take (shared algorithm, fresh noise from ``rng``)."""
         unit = sample_noise(self.arch, len(x), self.params.pairs, 1.0, rng)
         upd = grlu_update_shared(net, np.asarray(x, np.float32), np.asarray(y), unit.scaled(hyper["sigma"]))
@@ -336,19 +363,24 @@ class GRLU(Rule):
             return hyper["lr"] / max(hyper["sigma"], 1e-12) ** 2
         return hyper["lr"]
 
-    def train_chunk(self, net, x, y, hyper, rng):
+    def step(self, net, state, x, y, hyper):
+        """One batch (its own noise block): :meth:`step_chunk` on ``x``."""
+        return self.step_chunk(net, state, x, y, hyper)
+
+    def step_chunk(self, net, state, x, y, hyper):
+        """Train on a chunk: one block of unit noise from the state's stream, then every batch
+        in order (the numba kernel loops over the batches itself)."""
         n = len(x)
         if n > self.chunk_size:
-            raise ValueError(f"train_chunk got {n} examples, more than chunk_size={self.chunk_size}")
-        if self._stream is None or self._stream.rng is not rng:
-            self.close()
-            self._stream = NoiseStream(self.arch, self.params.pairs, self.chunk_size, rng, prefetch=self.prefetch)
-        unit = self._stream.next().take(0, n)
+            raise ValueError(f"step_chunk got {n} examples, more than chunk_size={self.chunk_size}")
+        if state.stream is None:
+            state.stream = NoiseStream(self.arch, self.params.pairs, self.chunk_size, state.rng, prefetch=self.prefetch)
+        unit = state.stream.next().take(0, n)
         step = self.step_size(hyper)
         if self.backend == "numba":
             from ._grlu_numba import train_chunk_1hidden
 
-            return train_chunk_1hidden(net, x, y, unit, hyper["sigma"], step, self.batch_size)
+            return state, {"reward": train_chunk_1hidden(net, x, y, unit, hyper["sigma"], step, self.batch_size)}
         noise = unit.scaled(hyper["sigma"])
         update_fn = grlu_update_tiled if self.backend == "tiled" else grlu_update_shared
         rewards = np.empty(n, np.float64)
@@ -357,5 +389,4 @@ class GRLU(Rule):
             upd = update_fn(net, x[start:stop], y[start:stop], noise.take(start, stop))
             apply_update(net, upd, step)
             rewards[start:stop] = 0.5 * (upd.reward_plus.mean(axis=1) + upd.reward_minus.mean(axis=1))
-        return rewards
-
+        return state, {"reward": rewards}

@@ -44,6 +44,7 @@ from ..network import Architecture, Network, layer_norm, log_softmax_at
 from ..params import ParamSet, param
 from ..schedules import SCHEDULES, schedule_value, scheduled
 from .base import Rule, register
+from .state import LearnerState
 
 FEATURES = ("fixed", "sanger")
 
@@ -184,6 +185,13 @@ class RMHebbianParams(ParamSet):
     feature_lr: float = param(1e-4, low=0.0, doc="Sanger learning rate of the hidden layers in the first epoch (features = 'sanger')")
 
 
+@dataclass
+class RMHebbianState(LearnerState):
+    """The running mean reward ``R̄`` (:class:`~neuro_grlu.hebbian.RewardBaseline`: value, alpha, count)."""
+
+    baseline: RewardBaseline | None = None
+
+
 @register
 class RMHebbian(Rule):
     """Reward-modulated Hebbian readout (three-factor rule) on fixed or Sanger-learned features."""
@@ -192,10 +200,9 @@ class RMHebbian(Rule):
     uses = ("global_reward", "local_activity")
     Params = RMHebbianParams
 
-    def __init__(self, params: RMHebbianParams, arch: Architecture, batch_size: int = 1):
-        super().__init__(params, arch, batch_size)
-        #: Running mean reward R̄, starting at chance.
-        self.baseline = RewardBaseline(params.baseline_alpha, 1.0 / arch.n_out)
+    def init(self, model, *, init_rng, noise_rng) -> RMHebbianState:
+        """The running mean reward R̄, starting at chance."""
+        return RMHebbianState(noise_rng, RewardBaseline(self.params.baseline_alpha, 1.0 / self.arch.n_out))
 
     def hyper(self, epoch: int, epochs: int) -> dict[str, float]:
         p = self.params
@@ -211,7 +218,7 @@ class RMHebbian(Rule):
             return None
         return [sanger_update(w, a, feature_lr) for w, a in zip(net.W[:-1], inputs)]
 
-    def delta(self, net, x, y, hyper, rng):
+    def delta(self, net, state, x, y, hyper, rng):
         """The expected step for the batch (no sampling, ``rng`` unused), not applied.
 
         Readout: the expectation of the three-factor update over the policy's actions
@@ -222,19 +229,23 @@ class RMHebbian(Rule):
         inputs, feats = feature_forward(net, x)
         dW, db = expected_readout_update(net.W[-1], net.b[-1], feats, y, lr=hyper["lr"],
                                          temperature=hyper.get("temperature", self.params.temperature),
-                                         baseline=self.baseline.value)
+                                         baseline=state.baseline.value)
         hidden = self._feature_updates(net, inputs, hyper.get("feature_lr", 0.0))
         if hidden is None:
             hidden = [np.zeros_like(w) for w in net.W[:-1]]
         return [(h, np.zeros_like(v)) for h, v in zip(hidden, net.b[:-1])] + [(dW, db)]
 
-    def train_step(self, net: Network, x: np.ndarray, y: np.ndarray, hyper: dict[str, float],
-                   rng: np.random.Generator) -> ReadoutStep:
-        """One batch: readout three-factor step, Sanger feature step, baseline update (in place)."""
+    def step(self, net, state, x, y, hyper):
+        """One batch: readout three-factor step, Sanger feature step, baseline update (in place).
+
+        The reward is ``log softmax(logits)[y]`` of each example under the network before the
+        update (see the module docstring); ``metrics["step"]`` is the :class:`ReadoutStep`.
+        """
+        x, y = np.asarray(x, np.float32), np.asarray(y)
         inputs, feats = feature_forward(net, x)
         step = readout_step(net.W[-1], net.b[-1], feats, y, lr=hyper["lr"],
                             temperature=hyper.get("temperature", self.params.temperature),
-                            baseline=self.baseline.value, rng=rng)
+                            baseline=state.baseline.value, rng=state.rng)
         hidden = self._feature_updates(net, inputs, hyper.get("feature_lr", 0.0))
         for w, d in zip(net.W[:-1], hidden or ()):
             w += d
@@ -245,18 +256,5 @@ class RMHebbian(Rule):
             net.b[-1] *= keep
         net.W[-1] += step.dW
         net.b[-1] += step.db
-        self.baseline.update(step.reward)
-        return step
-
-    def train_chunk(self, net, x, y, hyper, rng):
-        """Train in batches of ``batch_size``; returns ``log softmax(logits)[y]`` of each example
-        under the network before its batch's update (see the module docstring)."""
-        x = np.asarray(x, np.float32)
-        y = np.asarray(y)
-        n = len(x)
-        rewards = np.empty(n, np.float64)
-        for start in range(0, n, self.batch_size):
-            stop = min(start + self.batch_size, n)
-            step = self.train_step(net, x[start:stop], y[start:stop], hyper, rng)
-            rewards[start:stop] = log_softmax_at(step.logits, y[start:stop])
-        return rewards
+        state.baseline.update(step.reward)
+        return state, {"reward": log_softmax_at(step.logits, y), "step": step}

@@ -76,8 +76,9 @@ from ..network import Architecture, layer_norm
 from ..params import ParamSet, param
 from ..schedules import SCHEDULES
 from ._augment import image_side, random_shift
-from ._local_optim import Adam
 from .base import Rule, register
+from .optim import AdamState, adam_descent
+from .state import LearnerState
 
 NOISE_SCHEDULES = ("cosine", "linear")
 INFERENCE = ("mean", "sample")
@@ -253,6 +254,24 @@ class NoPropNet:
         out.update(E=self.E, Wc=self.Wc, bc=self.bc, alpha_bar=self.abar.astype(np.float32))
         return out
 
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Copy saved parameters, ``E`` and the classifier (from :meth:`state_dict`) in place."""
+        mine = {**self.params, "E": self.E, "Wc": self.Wc, "bc": self.bc}
+        for name, a in mine.items():
+            saved = np.asarray(state[name])
+            if saved.shape != a.shape:
+                raise ValueError(f"saved {name} has shape {saved.shape}, the network needs {a.shape}")
+            np.copyto(a, saved)
+
+
+@dataclass
+class NoPropState(LearnerState):
+    """NoProp state: one Adam state per block (over that block's tensors in
+    :meth:`NoPropNet.names` order) and the classifier's Adam state (over ``[Wc, bc]``)."""
+
+    blocks: list[AdamState] = field(default_factory=list)
+    classifier: AdamState | None = None
+
 
 @dataclass(frozen=True)
 class NoPropParams(ParamSet):
@@ -290,27 +309,16 @@ class NoProp(Rule):
             raise ConfigError(f"rule.alpha_bar_max ({params.alpha_bar_max}) is too small for {params.blocks} blocks "
                               "with the cosine schedule: alpha_bar must increase at every step")
         self.weights = loss_weights(self.abar, params.eta)
-        self.block_opt: list[Adam] = []
-        self.classifier_opt: Adam | None = None
-        self._net_id = None
 
     def init_model(self, rng: np.random.Generator) -> NoPropNet:
         p = self.params
-        net = NoPropNet.init(self.arch, p.blocks, p.z_width, self.abar, p.inference, rng)
-        self._optimisers(net)
-        return net
+        return NoPropNet.init(self.arch, p.blocks, p.z_width, self.abar, p.inference, rng)
 
-    def _optimisers(self, net: NoPropNet) -> None:
-        """One Adam per block, over views of that block's slice of the stacked parameters."""
-        if self._net_id == id(net) and self.block_opt and self.block_opt[0].params[0].base is net.params["Wx"]:
-            return
-        names = net.names()
-        self.block_opt = []
-        for t in range(net.blocks):
-            bp = net.block_params(t)
-            self.block_opt.append(Adam([bp[k][0] for k in names], decay=[k.startswith("W") for k in names]))
-        self.classifier_opt = Adam([net.Wc, net.bc])
-        self._net_id = id(net)
+    def init(self, model: NoPropNet, *, init_rng, noise_rng) -> NoPropState:
+        """Zero Adam moments for every block and for the classifier."""
+        names = model.names()
+        blocks = [AdamState.zeros([model.block_params(t)[k][0] for k in names]) for t in range(model.blocks)]
+        return NoPropState(noise_rng, blocks, AdamState.zeros([model.Wc, model.bc]))
 
     @property
     def forward_passes_per_example(self) -> float:
@@ -330,13 +338,13 @@ class NoProp(Rule):
         eps = rng.standard_normal((len(t), len(y), u.shape[1]), dtype=np.float32)
         return (np.sqrt(ab)[:, None, None] * u[None] + np.sqrt(1.0 - ab)[:, None, None] * eps).astype(np.float32)
 
-    def block_step(self, net: NoPropNet, blocks: slice, a: np.ndarray, y: np.ndarray, lr: float,
-                   rng: np.random.Generator) -> np.ndarray:
+    def block_step(self, net: NoPropNet, state: NoPropState, blocks: slice, a: np.ndarray, y: np.ndarray,
+                   lr: float) -> np.ndarray:
         """One denoising step of the blocks in ``blocks`` (a slice), each on its own loss and
         with its own optimiser; returns ``log p_t(y)`` ``(nb, B)`` before the step."""
         p = net.block_params(blocks)
         t = np.arange(net.blocks)[blocks]
-        z = self.noisy_labels(net, t, y, rng)
+        z = self.noisy_labels(net, t, y, state.rng)
         hx = net.image_features(p, a)
         probs, cache = net.block_forward(p, hx, z)
         u = net.E[y]
@@ -344,32 +352,32 @@ class NoProp(Rule):
         g_u = (probs @ net.E - u[None]) * (2.0 * self.weights[t] / B).astype(np.float32)[:, None, None]
         grads = net.block_backward(p, a, hx, z, probs, cache, g_u)
         names = net.names()
+        decay = [k.startswith("W") for k in names]
         for i, tt in enumerate(t):
-            self.block_opt[tt].step([grads[k][i] for k in names], lr, self.params.weight_decay)
+            block = net.block_params(int(tt))
+            adam_descent([block[k][0] for k in names], [grads[k][i] for k in names], state.blocks[tt], lr,
+                         self.params.weight_decay, decay)
         return np.log(np.maximum(probs[:, np.arange(B), y], 1e-30))
 
-    def classifier_step(self, net: NoPropNet, y: np.ndarray, lr: float, rng: np.random.Generator) -> None:
+    def classifier_step(self, net: NoPropNet, state: NoPropState, y: np.ndarray, lr: float) -> None:
         """Cross-entropy step of the classifier on ``z_T ~ q(z_T | y)`` (its own loss only)."""
         ab = self.abar[-1]
         u = net.E[y]
-        z = (np.sqrt(ab) * u + np.sqrt(1.0 - ab) * rng.standard_normal(u.shape, dtype=np.float32)).astype(np.float32)
+        z = (np.sqrt(ab) * u + np.sqrt(1.0 - ab) * state.rng.standard_normal(u.shape, dtype=np.float32)).astype(np.float32)
         probs = _softmax(net.classifier_logits(z))
         probs[np.arange(len(y)), y] -= 1.0
         probs /= np.float32(len(y))
-        self.classifier_opt.step([probs.T @ z, probs.sum(axis=0)], lr)
+        adam_descent([net.Wc, net.bc], [probs.T @ z, probs.sum(axis=0)], state.classifier, lr)
 
-    def train_chunk(self, net: NoPropNet, x, y, hyper, rng):
-        """Train every block and the classifier on ``x`` ``(n, n_in)`` in batches; reward
-        ``(n,)`` = mean over blocks of ``log p_t(y)`` (nat)."""
-        self._optimisers(net)
+    def prepare_chunk(self, state: NoPropState, x):
+        """The chunk as float32, each image shifted by up to ``shift_pixels`` (if > 0)."""
+        return random_shift(np.asarray(x, np.float32), state.rng, self.params.shift_pixels)
+
+    def step(self, net: NoPropNet, state: NoPropState, x, y, hyper):
+        """Train every block and the classifier on one batch; reward ``(B,)`` = mean over
+        blocks of ``log p_t(y)`` (nat)."""
         x, y = np.asarray(x, np.float32), np.asarray(y, np.int64)
-        x = random_shift(x, rng, self.params.shift_pixels)
         lr = hyper["lr"]
-        rewards = np.empty(len(x), np.float64)
-        for start in range(0, len(x), self.batch_size):
-            stop = min(start + self.batch_size, len(x))
-            a = layer_norm(x[start:stop])
-            logp = self.block_step(net, slice(None), a, y[start:stop], lr, rng)
-            self.classifier_step(net, y[start:stop], lr, rng)
-            rewards[start:stop] = logp.mean(axis=0)
-        return rewards
+        logp = self.block_step(net, state, slice(None), layer_norm(x), y, lr)
+        self.classifier_step(net, state, y, lr)
+        return state, {"reward": logp.mean(axis=0)}
