@@ -35,6 +35,7 @@ import numpy as np  # noqa: E402
 from neuro_grlu.data import load_mnist  # noqa: E402
 from neuro_grlu.network import Architecture, Network  # noqa: E402
 from neuro_grlu.rules.grlu import GRLU, GRLUParams, NoiseStream  # noqa: E402
+from neuro_grlu.rules.loop import train_chunk  # noqa: E402
 from neuro_grlu.train import prepare_inputs  # noqa: E402
 
 D, H, C = 784, 256, 10
@@ -62,18 +63,18 @@ def measure(backend: str, activation: str, pairs: int, x, y, seconds: float, hid
     arch = Architecture(activation=activation, k=0.5, hidden=hidden, skip=skip)
     rule = GRLU(GRLUParams(pairs=pairs, backend=backend), arch)
     net = Network.init(arch, np.random.default_rng(0))
-    rng = np.random.default_rng(1)
+    state = rule.init(net, init_rng=np.random.default_rng(0), noise_rng=np.random.default_rng(1))
     hyper = {"lr": 0.1, "sigma": 0.1}
     chunk = rule.chunk_size
-    rule.train_chunk(net, x[:chunk], y[:chunk], hyper, rng)  # warm-up (compile, allocate)
+    state, _ = train_chunk(rule, net, state, x[:chunk], y[:chunk], hyper)  # warm-up (compile, allocate)
     done, start, t0 = 0, chunk, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         s = start % (len(x) - chunk)
-        rule.train_chunk(net, x[s : s + chunk], y[s : s + chunk], hyper, rng)
+        state, _ = train_chunk(rule, net, state, x[s : s + chunk], y[s : s + chunk], hyper)
         done += chunk
         start += chunk
     rate = done / (time.perf_counter() - t0)
-    rule.close()
+    state.close()
     return rate
 
 

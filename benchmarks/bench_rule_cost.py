@@ -30,6 +30,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from neuro_grlu.rules.loop import init_learner, train_chunk  # noqa: E402
 from neuro_grlu.config import load_model  # noqa: E402
 from neuro_grlu.data import load_mnist  # noqa: E402
 from neuro_grlu.train import prepare_inputs  # noqa: E402
@@ -49,20 +50,19 @@ def measure(model: str, x: np.ndarray, y: np.ndarray, seconds: float) -> dict:
     config = load_model(model)
     arch = config.architecture()
     rule = config.make_rule(arch)
-    net = rule.init_model(np.random.default_rng(0))
+    net, state = init_learner(rule, np.random.default_rng(0), np.random.default_rng(1))
     hyper = rule.hyper(0, config.training.epochs)
-    rng = np.random.default_rng(1)
     chunk = rule.chunk_size
-    rule.train_chunk(net, x[:chunk], y[:chunk], hyper, rng)  # warm-up (and JIT compilation)
+    state, _ = train_chunk(rule, net, state, x[:chunk], y[:chunk], hyper)  # warm-up (and JIT compilation)
     done, start, t0 = 0, chunk, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         if start + chunk > len(x):
             start = 0
-        rule.train_chunk(net, x[start : start + chunk], y[start : start + chunk], hyper, rng)
+        state, _ = train_chunk(rule, net, state, x[start : start + chunk], y[start : start + chunk], hyper)
         done += chunk
         start += chunk
     elapsed = time.perf_counter() - t0
-    rule.close()
+    state.close()
     network = "-".join(str(n) for n in (arch.n_in, *arch.hidden, arch.n_out))
     return {"model": model, "rule": config.rule_name, "network": network, "batch_size": config.training.batch_size,
             "examples": done, "seconds": elapsed, "us_per_example": 1e6 * elapsed / done,

@@ -38,20 +38,21 @@ from neuro_grlu.data import load_mnist  # noqa: E402
 from neuro_grlu.network import Architecture  # noqa: E402
 from neuro_grlu.rules import get_rule  # noqa: E402
 from neuro_grlu.rules.eki import EKIParams, Ensemble, EnsembleKalmanInversion, ensemble_bytes  # noqa: E402
+from neuro_grlu.rules.loop import init_learner, train_chunk  # noqa: E402
 from neuro_grlu.train import prepare_inputs  # noqa: E402
 
 
 def train_eval(rule, x, y, xt, yt, epochs: int, seed: int = 0) -> tuple[float, float]:
     """Train ``rule`` from a fresh model; return ``(test accuracy, training seconds)``."""
     rng = np.random.default_rng(seed)
-    model = rule.init_model(rng)
+    model, state = init_learner(rule, rng, rng)  # one stream for init, order and noise, as before
     t0 = time.perf_counter()
     for epoch in range(epochs):
         hyper = rule.hyper(epoch, epochs)
         order = rng.permutation(len(x))
         for start in range(0, len(x), rule.chunk_size):
             idx = order[start : start + rule.chunk_size]
-            rule.train_chunk(model, x[idx], y[idx], hyper, rng)
+            state, _ = train_chunk(rule, model, state, x[idx], y[idx], hyper)
     seconds = time.perf_counter() - t0
     return model.accuracy(xt, yt), seconds
 

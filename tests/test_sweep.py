@@ -235,7 +235,7 @@ def test_failing_points_are_recorded_and_the_rest_finish(uninterrupted):
     assert [r["index"] for r in rows] == list(range(4)) and result.skipped == 0 and result.ran == 4
     assert [r["status"] for r in rows] == ["complete"] * 2 + ["failed"] * 2
     for r in rows[2:]:
-        assert r["error"].startswith("NeuroGRLUError: training diverged") and "\n" not in r["error"]
+        assert r["error"].startswith("DivergenceError: training diverged") and "\n" not in r["error"]
         assert math.isnan(r["test_accuracy"]) and r["epochs_completed"] == 0 and r["epochs_planned"] == 1
         assert not read_run(sweep.out / r["path"]).complete
     for r, p in zip(rows[:2], sweep.points[:2]):

@@ -422,6 +422,20 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _set_aside(point: Point, state: str) -> str:
+    """Move a point's file out of the way before the point runs again, so that the new run
+    writes (and, if it fails, leaves) its own file: an incomplete or unreadable file is
+    deleted; a complete run of another configuration (``stale``) is kept as ``<file>.stale``.
+    Returns a note for the log."""
+    path = point.path
+    path.with_name(path.name + ".new").unlink(missing_ok=True)
+    if state == "stale":
+        os.replace(path, path.with_name(path.name + ".stale"))
+        return f"kept as {path.name}.stale"
+    path.unlink(missing_ok=True)
+    return "removed"
+
+
 def _row(sweep: Sweep, point: Point, fields: dict[str, Any]) -> dict[str, Any]:
     cfg = point.config.to_dict()
     row: dict[str, Any] = {"index": point.index, "run": point.name}
@@ -668,7 +682,8 @@ def run_sweep(
                 rows[p.index] = _row(sweep, p, {})
                 todo.append(p)
                 if state != "missing":
-                    notes.append(f"  {p.name}: {state} run file ({detail}); running it again")
+                    what = _set_aside(p, state)
+                    notes.append(f"  {p.name}: {state} run file ({detail}; {what}); running it again")
         skipped = len(sweep.points) - len(todo)
         log(f"sweep {sweep.path.name}: {len(sweep.points)} runs, {skipped} already complete, "
             f"{len(todo)} to run -> {sweep.out}")

@@ -257,4 +257,4 @@ class RMHebbian(Rule):
         net.W[-1] += step.dW
         net.b[-1] += step.db
         state.baseline.update(step.reward)
-        return state, {"reward": log_softmax_at(step.logits, y), "step": step}
+        return state, {"reward": log_softmax_at(step.logits, y).astype(np.float64), "step": step}

@@ -380,4 +380,4 @@ class NoProp(Rule):
         lr = hyper["lr"]
         logp = self.block_step(net, state, slice(None), layer_norm(x), y, lr)
         self.classifier_step(net, state, y, lr)
-        return state, {"reward": logp.mean(axis=0)}
+        return state, {"reward": logp.mean(axis=0).astype(np.float64)}
