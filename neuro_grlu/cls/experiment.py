@@ -26,6 +26,7 @@ import time
 import numpy as np
 
 from ..data import Dataset
+from ..errors import ConfigError
 from ..io import RunWriter
 from ..network import Architecture, Network
 from ..params import from_dict
@@ -65,6 +66,32 @@ def _make_slow(cfg: ContinualConfig, n_in: int):
     return rule_cls(from_dict(rule_cls.Params, s.params, f"slow.params ({s.rule})"), arch, batch_size=s.batch_size)
 
 
+def split_data(cfg: ContinualConfig, dataset: Dataset):
+    """The evaluation images and labels (test set, or the held-out last ``validation`` training
+    images), after checking every class the definition names is in the data (one-line errors)."""
+    pr = cfg.protocol
+    n_train = len(dataset.y_train)
+    if pr.validation >= n_train:
+        raise ConfigError(f"protocol.validation = {pr.validation} leaves no training images (the data has {n_train}); use fewer")
+    if pr.evaluate == "validation" and not pr.validation:
+        raise ConfigError("protocol.evaluate = 'validation' needs protocol.validation > 0 (e.g. 10000: the last 10,000 training images)")
+    present = set(np.unique(np.asarray(dataset.y_train)).tolist())
+    named = {"protocol.tasks": [c for t in cfg.tasks for c in t]}
+    if pr.fewshot:
+        named["protocol.fewshot_classes"] = list(pr.fewshot_classes)
+    if cfg.cortex is not None:
+        named["cortex.classes"] = list(cfg.cortex.classes)
+    for key, classes in named.items():
+        missing = sorted(set(int(c) for c in classes) - present)
+        if missing:
+            raise ConfigError(f"{key} names classes {missing} that are not in the data (classes present: {sorted(present)})")
+    if cfg.cortex is not None and not cfg.cortex.classes and cfg.cortex.rule != "none":
+        raise ConfigError("cortex.classes is empty: name the classes the cortex trains on, e.g. [0, 1, 2, 3, 4]")
+    if pr.evaluate == "validation":
+        return dataset.x_train[-pr.validation :], np.asarray(dataset.y_train[-pr.validation :], np.int64), "validation"
+    return dataset.x_test, np.asarray(dataset.y_test, np.int64), "test"
+
+
 def uses_of(cfg: ContinualConfig, learner=None) -> str:
     """What information the system's learners use, for tables."""
     if cfg.system == "slow":
@@ -85,7 +112,9 @@ def run_continual(cfg: ContinualConfig, dataset: Dataset, *, out: str | None = N
     seeds = np.random.SeedSequence(pr.seed).spawn(4)
     order_rng, noise_rng, shot_rng, init_rng = (np.random.default_rng(s) for s in seeds)
     x_train, y_train = dataset.x_train, np.asarray(dataset.y_train, np.int64)
-    x_test, y_test = dataset.x_test, np.asarray(dataset.y_test, np.int64)
+    x_test, y_test, y_split = split_data(cfg, dataset)
+    if pr.validation:
+        x_train, y_train = x_train[: -pr.validation], y_train[: -pr.validation]
     if pr.test_limit:
         x_test, y_test = x_test[: pr.test_limit], y_test[: pr.test_limit]
     T = len(tasks)
@@ -120,7 +149,8 @@ def run_continual(cfg: ContinualConfig, dataset: Dataset, *, out: str | None = N
     tasks_arr = np.full((T, max(len(t) for t in tasks)), -1, np.int64)
     for i, t in enumerate(tasks):
         tasks_arr[i, : len(t)] = t
-    summary = {"name": cfg.name, "system": cfg.system, "tasks": tasks}
+    summary = {"name": cfg.name, "system": cfg.system, "tasks": tasks, "evaluated_on": y_split,
+               "train_images": int(len(y_train))}
 
     def arrays():
         out_ = {"accuracy_matrix_class": (A["class"], ""), "accuracy_matrix_task": (A["task"], ""),

@@ -48,6 +48,7 @@ from ..network import layer_norm, topk_count, topk_mask
 from ..params import ParamSet, from_dict, param
 from ..rules.hebbian import one_hot, policy_probs, sample_actions
 from .spiking_hippocampus import SpikingRSTDP, SpikingRSTDPParams
+from .spiking_prototype import SpikingPrototype, SpikingPrototypeParams
 from .tasks import masked_predict
 
 USES = {
@@ -55,6 +56,7 @@ USES = {
     "local_activity": "pre- and postsynaptic activity at the synapse",
     "label_at_output": "the label clamps the output units (supervised Hebbian / prototype)",
     "own_decision": "the network's own decision (which population won) gates which synapses consolidate",
+    "label_gates_population": "after an error the label (an unconditioned stimulus) gates which population may fire",
 }
 
 
@@ -242,7 +244,8 @@ class PrototypeHebbian:
 
 LEARNERS = {"rate-hebbian": (RateHebbian, RateHebbianParams),
             "prototype-hebbian": (PrototypeHebbian, PrototypeHebbianParams),
-            "spiking-rstdp": (SpikingRSTDP, SpikingRSTDPParams)}
+            "spiking-rstdp": (SpikingRSTDP, SpikingRSTDPParams),
+            "spiking-prototype": (SpikingPrototype, SpikingPrototypeParams)}
 
 
 def learner_params(raw: dict) -> tuple[str, ParamSet]:

@@ -1,0 +1,344 @@
+"""The spiking prototype hippocampus: a first-spike race in Brian2, learning by STDP eligibility × dopamine.
+
+Learner ``"spiking-prototype"`` (:class:`SpikingPrototype`), behind the interface of the rate
+learners of :mod:`.hippocampus` (``fit_online``, ``logits``, ``predict``, ``uses``, ``state_dict``).
+
+Code (dentate gyrus, fixed)
+    The features ``f`` (cortex output or pixels) are layer-normalised, projected by a fixed
+    random matrix ``P`` ``(expand, n_features)`` (drawn once from ``code_seed``, never learns)
+    and cut by k-winners-take-all: ``K = floor(k · expand)`` input neurons fire one spike each at
+    the start of the presentation, the others stay silent (a sparse binary code, like the fly's
+    Kenyon cells). The normalised code is ``x̂_i = [i active] / √K`` (unit length).
+
+Output neurons (CA3/CA1-like units)
+    ``units_per_class`` units per class (``cls_j`` fixed). Each input spike adds ``w_ij`` to
+    the unit's synaptic drive ``I_j``; a unit's normalised drive is its cosine with the input,
+    ``a_j = I_j / (√K ‖w_j‖)`` (``‖w_j‖²`` is a neuron variable kept up to date by the
+    plasticity, synaptic scaling). *Unused* units (no rewarded win yet, ``w_j = 0``) receive
+    instead a tonic novelty drive ``recruit + recruit_jitter · u`` (``u ~ U(0, 1)`` per
+    presentation) during training only.
+
+Decision: a first-spike race
+    The firing threshold falls linearly during the presentation, from ``theta_high`` at step
+    1 to ``theta_low`` at step ``race_steps`` (a ramp of common excitation); a unit fires when
+    its drive reaches it, so units fire in order of their drive: the first spike is the best
+    match (ties within one time step are possible: resolution ``(theta_high − theta_low) /
+    race_steps``). A familiar input (best cosine above ``recruit``) is claimed by a committed
+    unit; a novel one by an unused unit (recruitment). Every unit fires at most once per
+    presentation. Lateral connections (output → output) carry the lock-out:
+
+    * a spike whose decision is rewarded (``cls_j = y``) silences every other unit;
+    * a wrong spike silences its own class (``retry = true``): the race goes on and the next
+      unit makes the next decision; with ``retry = false`` any spike ends the trial;
+    * ``teacher = "label"`` only: after a wrong spike the label (the unconditioned stimulus)
+      silences every population but the correct one, so the next spike is of class ``y``.
+
+    The network's decision is its first spike; ``logits`` return, per class, minus the time of
+    the class's first spike (a class that did not fire scores −∞ → −1e9), with ties in one step
+    broken by ``U(0, 0.5)`` steps (evaluation: no learning, no recruitment, no lock-out across
+    classes, the race runs to ``theta_low``).
+
+Plasticity: STDP eligibility × dopamine (on the spiking unit's synapses)
+    Presynaptic trace: ``x_i = [input i spiked in this presentation] / √K`` (nearest-spike,
+    a box window of one presentation). A postsynaptic spike tags each of the unit's synapses
+    with the eligibility ``c_ij = x_i − w_ij`` (pre-before-post potentiation, weight-dependent
+    depression on a post spike). Dopamine arrives with the decision:
+    ``d = R − E_j``, reward ``R = [cls_j = y]``, expected reward ``E_j`` (the unit's running
+    mean reward, ``E_j ← E_j + alpha (R − E_j)``, starting at ``1/C``). Then
+
+        ``w_ij ← clip(w_ij + η_j d c_ij, 0, 1)``,   ``η_j = 1 / (wins_j + 1)`` for ``d > 0``,
+
+    ``wins_j`` = the unit's rewarded wins so far (metaplasticity: a running mean, so the first
+    rewarded spike of an unused unit stores the input, ``w_j = d x̂``, one-shot).
+    Dopamine dips (``d < 0``) are written only with ``dips = "depress"`` (``η = dip_rate``,
+    constant, as in reward-modulated STDP); with
+    ``dips = "lockout"`` a dip silences the wrong population for the rest of the presentation
+    and leaves its synapses alone (the mechanism that protects old classes: a new class can
+    never depress an old class's weights, and the race continues to a unit of the right class
+    or an unused one).
+
+Teaching signals (what :attr:`uses` declares)
+    ``teacher = "reward"``: the units receive one scalar reward per decision (through ``d``);
+    the label never reaches them — the right class is found by trial and error within the
+    presentation (each guess rewarded or not). ``teacher = "label"``: additionally the label
+    gates which population may fire after an error (an unconditioned stimulus).
+
+Speed: a block of ``block_images`` presentations is one ``Network.run`` (input spikes from a
+``SpikeGeneratorGroup``, labels in a ``TimedArray`` rewritten in place); each presentation
+lasts ``(race_steps + 1) · dt_ms`` of simulated time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..network import layer_norm, topk_count, topk_mask
+from ..params import ParamSet, param
+
+NO_SPIKE = -1e9
+
+
+@dataclass(frozen=True)
+class SpikingPrototypeParams(ParamSet):
+    teacher: str = param("label", choices=("label", "reward"), doc="'reward': one scalar reward per decision only; 'label': after an error the label gates which population may fire")
+    units_per_class: int = param(50, low=1, doc="output units per class")
+    expand: int = param(2000, low=1, doc="dentate-gyrus width: input neurons of the fixed random expansion")
+    k: float = param(0.05, low=0.0, low_open=True, high=1.0, doc="fraction of input neurons that fire (k-WTA)")
+    code_seed: int = param(0, low=0, doc="seed of the fixed random expansion")
+    recruit: float = param(0.5, low=0.0, high=1.0, doc="novelty drive of unused units: an input whose best cosine is below it recruits an unused unit (0 = no recruitment)")
+    recruit_jitter: float = param(0.05, low=0.0, doc="random spread U(0, jitter) added to the novelty drive per presentation (explores among unused units)")
+    dips: str = param("lockout", choices=("lockout", "depress"), doc="what a dopamine dip (d < 0) does: 'lockout' silences the wrong population, weights untouched; 'depress' writes d c into its synapses")
+    dip_rate: float = param(0.5, low=0.0, high=1.0, doc="learning rate of a written dip (dips = 'depress'; a constant, as in reward-modulated STDP)")
+    retry: bool = param(True, doc="after a wrong spike the race continues (the wrong class is silenced); false: any spike ends the trial")
+    alpha: float = param(0.05, low=0.0, low_open=True, high=1.0, doc="rate of each unit's expected reward E_j")
+    theta_high: float = param(1.0, low=0.0, low_open=True, doc="threshold (cosine) at the first race step")
+    theta_low: float = param(0.0, low=0.0, doc="threshold (cosine) at the last race step")
+    race_steps: int = param(50, low=1, doc="steps over which the threshold falls; a presentation is race_steps + 1 steps")
+    dt_ms: float = param(0.1, low=0.0, low_open=True, doc="integration time step (ms)")
+    block_images: int = param(1000, low=1, doc="presentations per Network.run")
+    seed: int = param(0, low=0, doc="seed of the novelty jitter and the tie-breaking")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.theta_low >= self.theta_high:
+            raise ConfigError(f"hippocampus.theta_low ({self.theta_low}) must be below theta_high ({self.theta_high})")
+
+
+def dentate_code(features: np.ndarray, P: np.ndarray, k: float) -> np.ndarray:
+    """Binary k-WTA code ``(B, expand)`` float32 of ``layer_norm(features) @ P.T``."""
+    z = layer_norm(np.asarray(features, np.float32)) @ P.T
+    return topk_mask(z, topk_count(k, z.shape[1]))
+
+
+class SpikingPrototype:
+    """Brian2 first-spike race with recruitment and dopamine-gated STDP; see the module docstring.
+
+    Attributes
+    ----------
+    W : float32 ``(n_classes * units_per_class, expand)`` — current weights (a copy).
+    wins : int64 ``(n_units,)`` — rewarded wins per unit.
+    timing : dict — simulated and wall seconds of training and evaluation.
+    last_raster : (unit, step, presentation) int arrays of the last ``record_raster`` training block.
+    """
+
+    name = "spiking-prototype"
+
+    def __init__(self, params: SpikingPrototypeParams, n_features: int, n_classes: int = 10):
+        self.params = p = params
+        self.n_features, self.n_classes = int(n_features), int(n_classes)
+        self.n_units = self.n_classes * p.units_per_class
+        self.P = (np.random.default_rng(p.code_seed).standard_normal((p.expand, self.n_features))
+                  / np.sqrt(self.n_features)).astype(np.float32)
+        self.K = topk_count(p.k, p.expand)
+        self.examples_seen = 0
+        self.timing = {"train_sim_s": 0.0, "train_wall_s": 0.0, "train_examples": 0,
+                       "eval_sim_s": 0.0, "eval_wall_s": 0.0, "eval_examples": 0, "build_wall_s": 0.0}
+        self._rng = np.random.default_rng([p.seed, 7])
+        self._cache: dict = {}
+        self._net = None
+        self.record_raster = False
+        self.last_raster = None
+        self.guesses = []  # spikes per training presentation (decisions made), per fit_online call
+
+    # -- interface ------------------------------------------------------------------------
+    @property
+    def uses(self) -> tuple[str, ...]:
+        base = ("global_reward", "local_activity", "own_decision")
+        return base + ("label_gates_population",) if self.params.teacher == "label" else base
+
+    @property
+    def slot_steps(self) -> int:
+        return self.params.race_steps + 1
+
+    @property
+    def slot_ms(self) -> float:
+        return self.slot_steps * self.params.dt_ms
+
+    def code(self, features: np.ndarray) -> np.ndarray:
+        return dentate_code(features, self.P, self.params.k)
+
+    @property
+    def W(self) -> np.ndarray:
+        self._build()
+        return np.asarray(self._syn.w[:], np.float32).reshape(self.params.expand, self.n_units).T.copy()
+
+    @property
+    def wins(self) -> np.ndarray:
+        self._build()
+        return np.asarray(self._out.wins[:], np.int64)
+
+    def fit_online(self, features: np.ndarray, labels: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        """One pass in order; returns 1 per example whose first spike (the decision) was of its class."""
+        y_all = np.asarray(labels, np.int64)
+        if len(y_all) != len(features):
+            raise ConfigError(f"{len(features)} feature rows but {len(y_all)} labels")
+        if len(y_all) and (y_all.min() < 0 or y_all.max() >= self.n_classes):
+            raise ConfigError(f"labels must be in 0..{self.n_classes - 1} (got {y_all.min()}..{y_all.max()})")
+        self._build()
+        t0 = time.perf_counter()
+        first = np.zeros(len(y_all), np.float32)
+        guesses = np.zeros(len(y_all), np.int64)
+        self._set_mode(train=True)
+        for start in range(0, len(y_all), self.params.block_images):
+            x = self.code(features[start : start + self.params.block_images])
+            y = y_all[start : start + len(x)]
+            k, i, step = self._run_block(x, y)
+            if self.record_raster:
+                self.last_raster = (i, step, k)
+            order = np.lexsort((step, k))
+            k, i, step = k[order], i[order], step[order]
+            is_first = np.r_[True, k[1:] != k[:-1]] if len(k) else np.zeros(0, bool)
+            cls = i // self.params.units_per_class
+            first[start + k[is_first]] = cls[is_first] == y[k[is_first]]
+            np.add.at(guesses, start + k, 1)
+        self.guesses.append(guesses)
+        self.timing["train_wall_s"] += time.perf_counter() - t0
+        self.timing["train_sim_s"] += len(y_all) * self.slot_ms * 1e-3
+        self.timing["train_examples"] += len(y_all)
+        self.examples_seen += len(y_all)
+        self._cache.clear()
+        return first
+
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        """Minus the step of each class's first spike (+ U(0, 0.5) tie-breaking); ``(B, C)`` float32."""
+        features = np.ascontiguousarray(features, np.float32)
+        if not len(features):
+            return np.zeros((0, self.n_classes), np.float32)
+        key = (features.shape, hash(features.tobytes()))
+        if key in self._cache:
+            return self._cache[key]
+        self._build()
+        t0 = time.perf_counter()
+        out = np.full((len(features), self.n_classes), NO_SPIKE, np.float32)
+        self._set_mode(train=False)
+        for start in range(0, len(features), self.params.block_images):
+            x = self.code(features[start : start + self.params.block_images])
+            k, i, step = self._run_block(x, None)
+            cls = i // self.params.units_per_class
+            score = -step.astype(np.float32)
+            np.maximum.at(out, (start + k, cls), score)
+        self.timing["eval_wall_s"] += time.perf_counter() - t0
+        self.timing["eval_sim_s"] += len(features) * self.slot_ms * 1e-3
+        self.timing["eval_examples"] += len(features)
+        out = out + 0.5 * self._rng.random(out.shape, dtype=np.float32)
+        self._cache[key] = out
+        return out
+
+    def predict(self, features: np.ndarray, allowed=None) -> np.ndarray:
+        from .tasks import masked_predict
+
+        s = self.logits(features)
+        return s.argmax(axis=1) if allowed is None else masked_predict(s, allowed)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        self._build()
+        out = {"hippocampus_W": self.W, "hippocampus_wins": self.wins,
+               "hippocampus_expected_reward": np.asarray(self._out.E[:], np.float32),
+               "hippocampus_projection": self.P}
+        t = self.timing
+        for k in ("train", "eval"):
+            n = max(t[f"{k}_examples"], 1)
+            out[f"hippocampus_{k}_sim_ms_per_example"] = np.array([1e3 * t[f"{k}_sim_s"] / n], np.float32)
+            out[f"hippocampus_{k}_wall_ms_per_example"] = np.array([1e3 * t[f"{k}_wall_s"] / n], np.float32)
+        return out
+
+    # -- network --------------------------------------------------------------------------
+    def _build(self):
+        if self._net is not None:
+            return
+        import brian2 as b2
+        from brian2 import ms
+
+        t_build = time.perf_counter()
+        b2.prefs.codegen.target = "cython"
+        b2.BrianLogger.suppress_name("brian2.codegen.generators.base")  # order warnings: one spike per event
+        self._b2 = b2
+        p = self.params
+        C, M, N = self.n_classes, p.units_per_class, p.expand
+        dt = p.dt_ms * ms
+        self._slot = self.slot_steps * dt
+        self._labels = b2.TimedArray(-np.ones(p.block_images + 1), dt=self._slot, name="proto_labels")
+        self._ns = ns = dict(y_table=self._labels, t_block=0 * b2.second, slot_steps=self.slot_steps,
+                             race_steps=float(p.race_steps), th_hi=p.theta_high, th_lo=p.theta_low,
+                             xs=1.0 / np.sqrt(self.K), rho=p.recruit, jitter=p.recruit_jitter, alpha=p.alpha,
+                             slot_dur=self._slot, depress=float(p.dips == "depress"), dip_rate=p.dip_rate, retry=float(p.retry),
+                             teach=float(p.teacher == "label"))
+        phase = "(timestep(t - t_block, dt) % slot_steps)"
+        self._inp = inp = b2.SpikeGeneratorGroup(N, np.zeros(0, int), np.zeros(0) * ms, dt=dt, name="proto_input")
+        eqs = f"""
+        I : 1
+        wn2 : 1
+        wins : 1
+        E : 1
+        blocked : 1
+        noise : 1
+        cls : integer (constant)
+        plastic : 1 (shared)
+        recruiting : 1 (shared)
+        tgt = 1.0*int(cls == y_table(t - t_block)) : 1
+        cosine = I*xs/sqrt(wn2 + 1e-12) : 1
+        drive = int(wins > 0.5)*cosine + int(wins < 0.5)*plastic*recruiting*(rho + jitter*noise) : 1
+        theta = th_hi - (th_hi - th_lo)*clip(({phase} - 1.0)/race_steps, 0.0, 1.0) : 1
+        """
+        out = b2.NeuronGroup(C * M, eqs, threshold=f"{phase} >= 1 and blocked < 0.5 and drive >= theta",
+                             reset="blocked = 1\nE += plastic*alpha*(tgt - E)\nwins += plastic*tgt",
+                             dt=dt, namespace=ns, name="proto_output")
+        out.cls = np.repeat(np.arange(C), M)
+        out.E = 1.0 / C
+        out.run_regularly("I = 0\nblocked = 0\nnoise = rand()", dt=self._slot, when="start", name="proto_slot_start")
+        syn = b2.Synapses(inp, out, "w : 1\ntpre : second", dt=dt, namespace=ns, name="proto_syn",
+                          on_pre="I_post += w\ntpre = t",
+                          on_post="""
+                          x_pre_trace = xs*int(t - tpre < slot_dur)
+                          dop = plastic*(tgt_post - E_post)
+                          eta = int(dop > 0)/(wins_post + 1) + depress*dip_rate*int(dop < 0)
+                          w_new = clip(w + eta*dop*(x_pre_trace - w), 0, 1)
+                          wn2_post += w_new**2 - w**2
+                          w = w_new
+                          """)
+        syn.connect()  # ordered by presynaptic index: w[:] reshapes to (expand, n_units)
+        syn.w = 0.0
+        syn.tpre = -1e6 * b2.second
+        lat = b2.Synapses(out, out, dt=dt, namespace=ns,
+                          name="proto_lateral",
+                          on_pre="""
+                          same = 1.0*int(cls_pre == cls_post)
+                          lock = plastic*clip(tgt_pre + 1 - retry, 0, 1)
+                          wrong = plastic*(1 - tgt_pre)
+                          blocked_post = clip(blocked_post + lock + wrong*same + wrong*teach*(1 - tgt_post) + (1 - plastic)*same, 0, 1)
+                          """)
+        lat.connect(condition="i != j")
+        self._mon = b2.SpikeMonitor(out, name="proto_spikes")
+        self._out, self._syn = out, syn
+        self._net = b2.Network(inp, out, syn, lat, self._mon, name="proto_network")
+        self.timing["build_wall_s"] += time.perf_counter() - t_build
+
+    def _set_mode(self, train: bool):
+        self._out.plastic = 1.0 if train else 0.0
+        self._out.recruiting = 1.0 if (train and self.params.recruit > 0) else 0.0
+
+    def _run_block(self, x: np.ndarray, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Present a block of binary codes ``x`` ``(B, expand)``; return the output spikes as
+        (presentation, unit, step within the presentation)."""
+        b2 = self._b2
+        n = len(x)
+        t_block = self._net.t
+        self._ns["t_block"] = t_block
+        self._labels.values[:] = -1.0
+        if y is not None:
+            self._labels.values[:n] = y
+        k, idx = np.nonzero(x)
+        steps0 = int(round(float(t_block / self._b2.ms) / self.params.dt_ms))
+        times = (steps0 + k * self.slot_steps) * self.params.dt_ms
+        self._inp.set_spikes(idx, times * b2.ms)
+        self._rng_seed = int(self._rng.integers(2**31 - 1))
+        b2.seed(self._rng_seed)
+        seen = self._mon.num_spikes  # the monitor only grows (a few spikes per presentation)
+        self._net.run(n * self._slot, namespace={})
+        steps = np.rint((np.asarray(self._mon.t[seen:] / b2.ms) / self.params.dt_ms)).astype(np.int64) - steps0
+        units = np.asarray(self._mon.i[seen:], np.int64)
+        return steps // self.slot_steps, units, steps % self.slot_steps
