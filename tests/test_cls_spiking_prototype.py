@@ -158,3 +158,54 @@ def test_labels_outside_the_classes_are_rejected_before_training():
     with pytest.raises(ConfigError, match="labels must be in 0..3"):
         h.fit_online(x, np.array([0, 1, 2, 3, 4]))
     assert h._net is None  # nothing was built or trained
+
+
+class _Data:
+    """A stand-in data set whose test images may not be read (evaluate = 'validation')."""
+
+    def __init__(self, n=600, classes=10, seed=0):
+        rng = np.random.default_rng(seed)
+        self.x_train = rng.integers(0, 255, (n, 784), dtype=np.uint8)
+        self.y_train = np.arange(n) % classes
+
+    @property
+    def x_test(self):
+        raise AssertionError("a validation run read the test images")
+
+    y_test = x_test
+
+
+def continual(**protocol):
+    from neuro_grlu.cls.config import parse_continual
+
+    return parse_continual({"kind": "continual", "system": "hippocampus", "protocol": protocol,
+                            "hippocampus": {"learner": "prototype-hebbian", "prototypes_per_class": 2}})
+
+
+def test_validation_run_never_reads_test_images_nor_trains_on_the_split():
+    from neuro_grlu.cls.experiment import run_continual
+
+    cfg = continual(tasks=[[0, 1], [2, 3]], validation=200, evaluate="validation")
+    s = run_continual(cfg, _Data(), log=lambda *a: None)
+    assert s["evaluated_on"] == "validation" and s["train_images"] == 400
+
+
+@pytest.mark.parametrize("protocol, match", [
+    (dict(tasks=[[0, 1], [10, 11]]), r"protocol.tasks names classes \[10, 11\] that are not in the data"),
+    (dict(tasks=[[0, 1]], fewshot=[1], fewshot_classes=[12]), "fewshot_classes names classes"),
+    (dict(tasks=[[0, 1]], validation=600), "leaves no training images"),
+    (dict(tasks=[[0, 1]], evaluate="validation"), "needs protocol.validation"),
+])
+def test_protocol_errors_come_before_training(protocol, match):
+    from neuro_grlu.cls.experiment import run_continual
+
+    with pytest.raises(ConfigError, match=match) as e:
+        run_continual(continual(**protocol), _Data(), log=lambda *a: None)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("tasks", [[], [[]], [[0, 1], []]])
+def test_empty_task_lists_are_one_line_errors(tasks):
+    with pytest.raises(ConfigError, match="non-empty tasks") as e:
+        continual(tasks=tasks)
+    assert "\n" not in str(e.value)
