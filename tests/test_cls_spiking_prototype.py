@@ -187,7 +187,8 @@ def test_validation_run_never_reads_test_images_nor_trains_on_the_split():
 
     cfg = continual(tasks=[[0, 1], [2, 3]], validation=200, evaluate="validation")
     s = run_continual(cfg, _Data(), log=lambda *a: None)
-    assert s["evaluated_on"] == "validation" and s["train_images"] == 400
+    assert s["evaluated_on"] == "validation" and s["train_images"] == 160  # classes 0-3 of the first 400
+    assert s["eval_images"] == 200
 
 
 @pytest.mark.parametrize("protocol, match", [
@@ -209,3 +210,45 @@ def test_empty_task_lists_are_one_line_errors(tasks):
     with pytest.raises(ConfigError, match="non-empty tasks") as e:
         continual(tasks=tasks)
     assert "\n" not in str(e.value)
+
+
+def test_localized_cortex_trainer_never_receives_withheld_classes(monkeypatch):
+    """Record what the slow learner of a localized cortex receives in a full protocol run."""
+    from neuro_grlu.cls import experiment
+    from neuro_grlu.cls.config import parse_continual
+    from neuro_grlu.cls.localized import shape_localized
+
+    seen = []
+
+    def recording(params, x, y, classes, **kw):
+        seen.append(np.unique(y))
+        return shape_localized(params, x, y, classes, **kw)
+
+    monkeypatch.setattr(experiment, "shape_localized", recording)
+    cfg = parse_continual({"kind": "continual", "protocol": {"tasks": "halves", "validation": 100},
+                           "cortex": {"classes": [0, 1, 2, 3, 4],
+                                      "localized": {"units": 50, "field": 5, "shape": "es", "generations": 1,
+                                                    "offspring": 1, "fitness_images": 150}},
+                           "hippocampus": {"learner": "prototype-hebbian", "prototypes_per_class": 2}})
+    data = _Data()
+    full = type("D", (), {"x_train": data.x_train, "y_train": data.y_train,
+                          "x_test": data.x_train[:50], "y_test": data.y_train[:50]})()
+    s = experiment.run_continual(cfg, full, log=lambda *a: None)
+    assert len(seen) == 1 and set(seen[0].tolist()) == {0, 1, 2, 3, 4}
+    assert s["cortex"].classes == [0, 1, 2, 3, 4]
+    with pytest.raises(ConfigError, match=r"given classes \[5\]"):
+        shape_localized(cfg.localized, data.x_train[:10], np.array([0] * 9 + [5]), [0, 1, 2, 3, 4])
+
+
+def test_localized_cortex_is_local_sparse_and_fixed():
+    from neuro_grlu.cls.localized import LocalizedCortex, LocalizedParams
+
+    c = LocalizedCortex(LocalizedParams(units=100, field=5, k=0.1))
+    W = c.W.reshape(100, 28, 28)
+    rows, cols = np.nonzero(W[0])
+    assert rows.max() - rows.min() < 5 and cols.max() - cols.min() < 5  # one 5x5 patch
+    x = np.random.default_rng(0).integers(0, 255, (7, 784), dtype=np.uint8)
+    f = c.features(x)
+    assert f.shape == (7, 100) and np.all((f > 0).sum(axis=1) <= 10) and np.all(f >= 0)
+    with pytest.raises(ValueError):
+        c.W[0, 0] = 1.0  # frozen

@@ -36,6 +36,7 @@ from ..definitions import definition_table, load_definition
 from ..errors import ConfigError
 from ..params import ParamSet, from_dict, param
 from .hippocampus import learner_params
+from .localized import LocalizedParams
 from .tasks import task_sequence
 
 SYSTEMS = ("cortex+hippocampus", "hippocampus", "slow")
@@ -116,12 +117,16 @@ class ContinualConfig:
     hippocampus_learner: str | None
     hippocampus: ParamSet | None
     slow: SlowParams | None
+    localized: LocalizedParams | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {"kind": "continual", "name": self.name, "description": self.description, "system": self.system,
                "protocol": {**self.protocol.to_dict(), "tasks": self.tasks}}
         if self.cortex is not None:
             out["cortex"] = {**self.cortex.to_dict(), "params": dict(self.cortex.params or {})}
+            if self.localized is not None:
+                out["cortex"] = {"classes": list(self.cortex.classes), "train_limit": self.cortex.train_limit,
+                                 "localized": self.localized.to_dict()}
         if self.hippocampus is not None:
             out["hippocampus"] = {"learner": self.hippocampus_learner, **self.hippocampus.to_dict()}
         if self.slow is not None:
@@ -189,8 +194,19 @@ def parse_continual(raw: dict[str, Any], name: str = "custom") -> ContinualConfi
     for table in ("cortex", "hippocampus", "slow"):
         if table in raw and table not in needs:
             raise ConfigError(f"system = {system!r} takes the tables {', '.join(needs)}; remove [{table}]")
+    localized = None
     if "cortex" in needs:
-        cortex = _rate_system(CortexParams, definition_table(raw, "cortex", name), "cortex", "grlu")
+        table = dict(definition_table(raw, "cortex", name))
+        if "localized" in table:  # a localized cortex: [cortex.localized], no network or rule of its own
+            loc = table.pop("localized")
+            if not isinstance(loc, dict):
+                raise ConfigError("[cortex.localized] must be a table (units, field, k, seed, shape, ...)")
+            clash = sorted(set(table) & {"network", "rule", "params", "epochs", "batch_size", *_NETWORK_KEYS})
+            if clash:
+                raise ConfigError(f"a localized cortex takes [cortex] classes/train_limit and [cortex.localized]; remove {', '.join(clash)}")
+            localized = from_dict(LocalizedParams, loc, "cortex.localized")
+            table["rule"] = "none"
+        cortex = _rate_system(CortexParams, table, "cortex", "grlu")
     if "hippocampus" in needs:
         hippo_name, hippo = learner_params(definition_table(raw, "hippocampus", name))
     if "slow" in needs:
@@ -198,7 +214,7 @@ def parse_continual(raw: dict[str, Any], name: str = "custom") -> ContinualConfi
         if slow.rule == "none":
             raise ConfigError("slow.rule must name a learning rule (see 'neuro-grlu rules')")
     return ContinualConfig(str(raw.get("name", name)), str(raw.get("description", "")), system, protocol, tasks,
-                           cortex, hippo_name, hippo, slow)
+                           cortex, hippo_name, hippo, slow, localized)
 
 
 def load_continual(name_or_path: str, overrides: list[str] | None = None) -> ContinualConfig:

@@ -36,6 +36,7 @@ from ..rules.loop import init_learner, train_chunk
 from .config import ContinualConfig
 from .cortex import Cortex, as_inputs, train_cortex
 from .hippocampus import make_learner
+from .localized import shape_localized
 from .tasks import average_accuracy, evaluate_tasks, forgetting, masked_predict, per_class_subset, subset
 
 
@@ -97,7 +98,10 @@ def uses_of(cfg: ContinualConfig, learner=None) -> str:
     if cfg.system == "slow":
         return ", ".join(get_rule(cfg.slow.rule).uses)
     parts = []
-    if cfg.cortex is not None:
+    if cfg.localized is not None:
+        parts.append("cortex: " + ("none (random local fields)" if cfg.localized.shape == "none"
+                                   else "its own classes' images (ES fitness: a prototype probe's accuracy, labels)"))
+    elif cfg.cortex is not None:
         c = "none (random)" if cfg.cortex.rule == "none" else ", ".join(get_rule(cfg.cortex.rule).uses)
         parts.append(f"cortex: {c}")
     if learner is not None:
@@ -122,7 +126,11 @@ def run_continual(cfg: ContinualConfig, dataset: Dataset, *, out: str | None = N
 
     # phase 1: the slow cortex (frozen afterwards)
     cortex: Cortex | None = None
-    if cfg.cortex is not None:
+    if cfg.localized is not None:
+        xs, ys = subset(x_train, y_train, cfg.cortex.classes, cfg.cortex.train_limit)
+        cortex = shape_localized(cfg.localized, xs, ys, cfg.cortex.classes, seed=pr.seed, log=log)
+        featurize, n_features = cortex.features, cortex.n_features
+    elif cfg.cortex is not None:
         c = cfg.cortex
         arch = Architecture(n_in=x_train.shape[1], hidden=c.hidden, n_out=10, activation=c.activation, k=c.k)
         cortex = train_cortex(c.rule, dict(c.params or {}), arch, x_train, y_train, c.classes, epochs=c.epochs,
@@ -150,14 +158,16 @@ def run_continual(cfg: ContinualConfig, dataset: Dataset, *, out: str | None = N
     for i, t in enumerate(tasks):
         tasks_arr[i, : len(t)] = t
     summary = {"name": cfg.name, "system": cfg.system, "tasks": tasks, "evaluated_on": y_split,
-               "train_images": int(len(y_train))}
+               "train_images": 0, "eval_images": int(len(y_test))}
 
     def arrays():
         out_ = {"accuracy_matrix_class": (A["class"], ""), "accuracy_matrix_task": (A["task"], ""),
                 "forgetting_class": (forgetting(A["class"]), ""), "forgetting_task": (forgetting(A["task"]), ""),
                 "tasks": (tasks_arr, "")}
-        if cortex is not None and cortex.history:
+        if cortex is not None and cortex.history and cfg.localized is None:
             out_["cortex_train_accuracy"] = (np.array([h["train_accuracy"] for h in cortex.history]), "")
+        if cfg.localized is not None and cortex.history:
+            out_["cortex_es_fitness"] = (np.array([h["fitness"] for h in cortex.history]), "probe accuracy per generation")
         return out_
 
     learner = rule = net = None
@@ -175,6 +185,7 @@ def run_continual(cfg: ContinualConfig, dataset: Dataset, *, out: str | None = N
         summary["uses"] = uses_of(cfg, learner)
         for s, classes in enumerate(tasks):
             xs, ys = subset(x_train, y_train, classes, pr.train_limit_per_task)
+            summary["train_images"] += len(ys)
             perm = order_rng.permutation(len(ys))
             xs, ys = xs[perm], ys[perm]
             t0 = time.perf_counter()
@@ -195,6 +206,14 @@ def run_continual(cfg: ContinualConfig, dataset: Dataset, *, out: str | None = N
             if writer is not None:
                 writer.append_epoch(row, arrays=arrays(), wall_time_s=time.perf_counter() - t_run)
 
+        if learner is not None and hasattr(learner, "timing"):
+            tm = learner.timing
+            n_tr, n_ev = max(tm["train_examples"], 1), max(tm["eval_examples"], 1)
+            summary["speed"] = {"train_images_per_wall_s": n_tr / max(tm["train_wall_s"], 1e-9),
+                                "train_images_per_cpu_s": n_tr / max(tm.get("train_cpu_s", 0), 1e-9),
+                                "eval_images_per_wall_s": n_ev / max(tm["eval_wall_s"], 1e-9),
+                                "simulated_ms_per_image": 1e3 * tm["train_sim_s"] / n_tr}
+            log("speed: " + ", ".join(f"{k} {v:.1f}" for k, v in summary["speed"].items()))
         # experiment 2: few-shot learning of new classes, fresh learner per draw
         fs_acc = None
         if pr.fewshot:

@@ -135,8 +135,8 @@ class SpikingPrototype:
                   / np.sqrt(self.n_features)).astype(np.float32)
         self.K = topk_count(p.k, p.expand)
         self.examples_seen = 0
-        self.timing = {"train_sim_s": 0.0, "train_wall_s": 0.0, "train_examples": 0,
-                       "eval_sim_s": 0.0, "eval_wall_s": 0.0, "eval_examples": 0, "build_wall_s": 0.0}
+        self.timing = {"train_sim_s": 0.0, "train_wall_s": 0.0, "train_cpu_s": 0.0, "train_examples": 0,
+                       "eval_sim_s": 0.0, "eval_wall_s": 0.0, "eval_cpu_s": 0.0, "eval_examples": 0, "build_wall_s": 0.0}
         self._rng = np.random.default_rng([p.seed, 7])
         self._cache: dict = {}
         self._net = None
@@ -179,7 +179,7 @@ class SpikingPrototype:
         if len(y_all) and (y_all.min() < 0 or y_all.max() >= self.n_classes):
             raise ConfigError(f"labels must be in 0..{self.n_classes - 1} (got {y_all.min()}..{y_all.max()})")
         self._build()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         first = np.zeros(len(y_all), np.float32)
         guesses = np.zeros(len(y_all), np.int64)
         self._set_mode(train=True)
@@ -197,6 +197,7 @@ class SpikingPrototype:
             np.add.at(guesses, start + k, 1)
         self.guesses.append(guesses)
         self.timing["train_wall_s"] += time.perf_counter() - t0
+        self.timing["train_cpu_s"] += time.process_time() - c0
         self.timing["train_sim_s"] += len(y_all) * self.slot_ms * 1e-3
         self.timing["train_examples"] += len(y_all)
         self.examples_seen += len(y_all)
@@ -212,7 +213,7 @@ class SpikingPrototype:
         if key in self._cache:
             return self._cache[key]
         self._build()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = np.full((len(features), self.n_classes), NO_SPIKE, np.float32)
         self._set_mode(train=False)
         for start in range(0, len(features), self.params.block_images):
@@ -222,6 +223,7 @@ class SpikingPrototype:
             score = -step.astype(np.float32)
             np.maximum.at(out, (start + k, cls), score)
         self.timing["eval_wall_s"] += time.perf_counter() - t0
+        self.timing["eval_cpu_s"] += time.process_time() - c0
         self.timing["eval_sim_s"] += len(features) * self.slot_ms * 1e-3
         self.timing["eval_examples"] += len(features)
         out = out + 0.5 * self._rng.random(out.shape, dtype=np.float32)
@@ -242,8 +244,8 @@ class SpikingPrototype:
         t = self.timing
         for k in ("train", "eval"):
             n = max(t[f"{k}_examples"], 1)
-            out[f"hippocampus_{k}_sim_ms_per_example"] = np.array([1e3 * t[f"{k}_sim_s"] / n], np.float32)
-            out[f"hippocampus_{k}_wall_ms_per_example"] = np.array([1e3 * t[f"{k}_wall_s"] / n], np.float32)
+            for what in ("sim", "wall", "cpu"):
+                out[f"hippocampus_{k}_{what}_ms_per_example"] = np.array([1e3 * t[f"{k}_{what}_s"] / n], np.float32)
         return out
 
     # -- network --------------------------------------------------------------------------
