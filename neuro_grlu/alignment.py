@@ -11,6 +11,9 @@ and the measurement is the mean over probe batches. 0° = the exact gradient dir
 90° = no better than a random direction. A batch on which a layer's update is exactly zero
 (e.g. GRLU on an example already classified with p ≈ 1, where ``r₊ = r₋`` in float32) has
 no direction and is left out of the mean; NaN if every batch is.
+
+Rules with their own energy model (``eqprop``) define ``true_gradient(net, x, y)``: the exact
+gradient of *their* loss, which then replaces the shared MLP's gradient here.
 """
 
 from __future__ import annotations
@@ -28,6 +31,14 @@ def has_delta(rule) -> bool:
     from .rules.base import Rule
 
     return type(rule).delta is not Rule.delta
+
+
+def true_gradient(rule, net: Network, x: np.ndarray, y: np.ndarray) -> list:
+    """The gradient a rule's update is compared with: ``rule.true_gradient(net, x, y)`` for rules
+    whose model is not the shared MLP (EqProp: the gradient of its equilibrium cost), else the
+    exact gradient of the shared MLP's batch-mean cross-entropy."""
+    own = getattr(rule, "true_gradient", None)
+    return own(net, x, y) if own is not None else loss_gradient(net, x, y)
 
 
 def layer_cosines(update, gradient) -> np.ndarray:
@@ -55,7 +66,7 @@ def measure_alignment(rule, net: Network, x: np.ndarray, y: np.ndarray, hyper: d
     for start in range(0, len(x) - batch_size + 1, batch_size):
         xb, yb = x[start : start + batch_size], y[start : start + batch_size]
         update = delta(rule, net, state, xb, yb, hyper, rng)
-        cos.append(layer_cosines(update, loss_gradient(net, xb, yb)))
+        cos.append(layer_cosines(update, true_gradient(rule, net, xb, yb)))
     cos = np.array(cos)
     angles = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
     with warnings.catch_warnings():

@@ -113,7 +113,9 @@ def _cmd_report(args) -> int:
 USES_SHORT = {"global_reward": "reward", "local_activity": "local", "noise": "noise",
               "label_error": "label error", "random_feedback": "random feedback",
               "weight_transport": "weight transport", "local_loss": "local loss",
-              "label_embedding": "label embedding", "ensemble_covariance": "ensemble covariance"}
+              "label_embedding": "label embedding", "ensemble_covariance": "ensemble covariance",
+              "prediction_error": "prediction errors", "symmetric_weights": "symmetric weights",
+              "two_phases": "two phases"}
 
 
 def _uses(rule_name) -> str:

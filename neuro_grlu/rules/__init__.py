@@ -10,5 +10,7 @@ from . import backprop  # noqa: F401  (registers "backprop", "fa", "dfa")
 from . import forward_forward  # noqa: F401  (registers "ff")
 from . import noprop  # noqa: F401  (registers "noprop")
 from . import eki  # noqa: F401  (registers "eki")
+from . import predictive_coding  # noqa: F401  (registers "pc")
+from . import eqprop  # noqa: F401  (registers "eqprop")
 
 __all__ = ["INFORMATION", "RULES", "LearnerState", "Rule", "get_rule", "init_learner", "register", "train_chunk"]

@@ -61,6 +61,9 @@ INFORMATION = {
     "local_loss": "a loss computed inside each layer or block, with gradients that stay inside it",
     "label_embedding": "the label presented as an input (appended to the image, or a noisy label vector)",
     "ensemble_covariance": "covariances of parameters and predictions across an ensemble of networks",
+    "prediction_error": "a prediction error held in every layer, relaxed by inference before plasticity",
+    "symmetric_weights": "the forward weights used again (transposed) in the feedback direction",
+    "two_phases": "two relaxation phases (free and nudged towards the label) compared at each synapse",
 }
 
 RULES: dict[str, type["Rule"]] = {}
