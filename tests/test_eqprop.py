@@ -16,7 +16,7 @@ from neuro_grlu.rules.backprop import output_error
 from neuro_grlu.rules.eqprop import (EqPropParams, HopfieldNetwork, eqprop_gradients, equilibrium_gradient,
                                      readout, relax)
 
-from _synthetic import blobs, train_epochs
+from _synthetic import blobs, learner, train_epochs
 
 STEPS, RATE = 3000, 0.2  # relaxation run to convergence on the small networks below
 
@@ -114,13 +114,13 @@ def test_learns_and_aligns_with_its_equilibrium_gradient():
     x = x / x.max()
     arch = Architecture(n_in=40, hidden=(32,), n_out=10)
     rule = get_rule("eqprop")(EqPropParams(lr_max=0.01, beta=0.1, optimizer="adam"), arch, batch_size=16)
-    net = rule.init_model(np.random.default_rng(0))
+    net, state = learner(rule)
     before = net.accuracy(x[2500:], y[2500:])
-    train_epochs(rule, net, x, y, 3, None)
+    train_epochs(rule, net, state, x, y, 3)
     after = net.accuracy(x[2500:], y[2500:])
     assert after > 0.9 and after > before + 0.4, (before, after)
     frozen = [w.copy() for w in net.W]
-    deg, _ = measure_alignment(rule, net, x[:128], y[:128], {"lr": 0.01}, None, 16)
+    deg, _ = measure_alignment(rule, net, x[:128], y[:128], {"lr": 0.01}, None, 16, state)
     assert all(np.array_equal(a, b) for a, b in zip(frozen, net.W))
     assert (deg < 10).all(), deg
 

@@ -14,7 +14,7 @@ from neuro_grlu.rules import get_rule
 from neuro_grlu.rules.backprop import loss_gradient
 from neuro_grlu.rules.predictive_coding import PCParams, pc_gradients, relax
 
-from _synthetic import blobs, train_epochs
+from _synthetic import blobs, learner, train_epochs
 
 
 def _net(hidden, seed=0, n_in=12, n_out=4):
@@ -88,13 +88,13 @@ def test_learns_and_aligns_with_the_gradient():
     x, y = blobs(nonnegative=True)
     arch = Architecture(n_in=40, hidden=(32, 32), n_out=10)
     rule = get_rule("pc")(PCParams(lr_max=0.05, inference_steps=20, inference_rate=0.2), arch, batch_size=16)
-    net = rule.init_model(np.random.default_rng(0))
+    net, state = learner(rule)
     before = net.accuracy(x[2500:], y[2500:])
-    train_epochs(rule, net, x, y, 2, None)
+    train_epochs(rule, net, state, x, y, 2)
     after = net.accuracy(x[2500:], y[2500:])
     assert after > 0.9 and after > before + 0.5, (before, after)
     frozen = [w.copy() for w in net.W]
-    deg, _ = measure_alignment(rule, net, x[:128], y[:128], {"lr": 0.05}, None, 16)
+    deg, _ = measure_alignment(rule, net, x[:128], y[:128], {"lr": 0.05}, None, 16, state)
     assert all(np.array_equal(a, b) for a, b in zip(frozen, net.W))  # delta leaves the model alone
     assert (deg < 30).all(), deg  # PC's own update at w = 1: close to, not equal to, the gradient
 

@@ -38,6 +38,10 @@ VARIANTS = [
     ("ff", {"goodness_from": 1, "optimizer": "sgd", "negatives": "random"}),
     ("rm-hebbian", {"features": "sanger"}),
     ("noprop", {"blocks": 2, "z_width": 4, "shift_pixels": 1}),
+    ("pc", {"optimizer": "adam", "weight_decay": 0.01}),
+    ("pc", {"momentum": 0.0}),
+    ("eqprop", {"optimizer": "adam", "nudging": "positive"}),
+    ("eqprop", {"momentum": 0.0, "weight_decay": 0.01}),
 ]
 CASES = [(name, SMALL.get(name, {})) for name in sorted(RULES)] + VARIANTS
 IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}" for name, kw in CASES]

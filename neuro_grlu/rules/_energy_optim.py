@@ -1,47 +1,57 @@
-"""The optimiser of the energy-based rules (``pc``, ``eqprop``): momentum SGD or Adam, in place."""
+"""Learner state and optimiser step shared by the energy-based rules (``pc``, ``eqprop``).
+
+Both rules descend a loss gradient estimate ``[(dW_l, db_l), ...]`` with heavy-ball SGD or
+Adam (from :mod:`neuro_grlu.rules.optim`), with optional L2 weight decay added to the weight
+gradients (not biases). Their only state is the optimiser's.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+from .optim import AdamState, MomentumState, adam_descent, momentum_descent
+from .state import LearnerState
 
 OPTIMIZERS = ("sgd", "adam")
 
 
-class Optimizer:
-    """SGD with heavy-ball momentum or Adam over a network's ``W``/``b`` lists, in place.
+@dataclass
+class EnergyRuleState(LearnerState):
+    """State of ``pc``/``eqprop``: ``velocity`` (SGD with momentum > 0: one
+    ``MomentumState([vW, vb])`` per layer) or ``adam`` (one ``AdamState`` over
+    ``[W_0, b_0, W_1, b_1, ...]``); both None for plain SGD."""
 
-    ``step(grads, lr)`` descends along ``grads`` (``[(dW, db), ...]``, loss gradients).
-    """
+    velocity: list[MomentumState] | None = None
+    adam: AdamState | None = None
 
-    def __init__(self, kind: str, momentum: float, weight_decay: float):
-        self.kind, self.momentum, self.weight_decay = kind, np.float32(momentum), np.float32(weight_decay)
-        self.state = None
-        self.adam = None
 
-    def step(self, net, grads, lr: float) -> None:
-        lr = np.float32(lr)
-        if self.weight_decay:
-            grads = [(gw + self.weight_decay * w, gb) for (gw, gb), w in zip(grads, net.W)]
-        if self.kind == "adam":
-            if self.adam is None:
-                from ._local_optim import Adam
+def init_state(params, model, noise_rng: np.random.Generator) -> EnergyRuleState:
+    """Zero optimiser moments for ``model`` (``params.optimizer``, ``params.momentum``)."""
+    if params.optimizer == "adam":
+        return EnergyRuleState(noise_rng, adam=AdamState.zeros([p for pair in zip(model.W, model.b) for p in pair]))
+    if params.momentum > 0:
+        return EnergyRuleState(noise_rng, velocity=[MomentumState.zeros([w, b]) for w, b in zip(model.W, model.b)])
+    return EnergyRuleState(noise_rng)
 
-                params = [p for pair in zip(net.W, net.b) for p in pair]
-                self.adam = Adam(params, decay=[False] * len(params))
-            self.adam.step([g for pair in grads for g in pair], float(lr))
-            return
-        if self.momentum == 0:
-            for layer, (gw, gb) in enumerate(grads):
-                net.W[layer] -= lr * gw
-                net.b[layer] -= lr * gb
-            return
-        if self.state is None:
-            self.state = [(np.zeros_like(w), np.zeros_like(v)) for w, v in zip(net.W, net.b)]
+
+def descend(params, model, state: EnergyRuleState, grads, lr: float) -> EnergyRuleState:
+    """One step along ``−grads`` (loss gradients per layer) in place; returns ``state``."""
+    lr32 = np.float32(lr)
+    if params.weight_decay:
+        wd = np.float32(params.weight_decay)
+        grads = [(gw + wd * w, gb) for (gw, gb), w in zip(grads, model.W)]
+    if state.adam is not None:
+        tensors = [p for pair in zip(model.W, model.b) for p in pair]
+        adam_descent(tensors, [g for pair in grads for g in pair], state.adam, float(lr32),
+                     decay=[False] * len(tensors))
+    elif state.velocity is not None:
         for layer, (gw, gb) in enumerate(grads):
-            vw, vb = self.state[layer]
-            vw *= self.momentum
-            vw += gw
-            vb *= self.momentum
-            vb += gb
-            net.W[layer] -= lr * vw
-            net.b[layer] -= lr * vb
+            momentum_descent([model.W[layer], model.b[layer]], [gw, gb], state.velocity[layer], lr32,
+                             params.momentum)
+    else:
+        for layer, (gw, gb) in enumerate(grads):
+            model.W[layer] -= lr32 * gw
+            model.b[layer] -= lr32 * gb
+    return state

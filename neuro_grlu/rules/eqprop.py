@@ -50,7 +50,7 @@ from ..errors import ConfigError
 from ..network import Architecture, Network
 from ..params import ParamSet, param
 from ..schedules import SCHEDULES
-from ._energy_optim import OPTIMIZERS, Optimizer
+from ._energy_optim import OPTIMIZERS, EnergyRuleState, descend, init_state
 from .backprop import output_error
 from .base import Rule, register
 
@@ -280,10 +280,8 @@ class EqProp(Rule):
         if arch.activation != "relu" or arch.skip != "none":
             raise ConfigError(f"rule eqprop relaxes a layered energy network: it needs network.activation = \"relu\" "
                               f"(its hard-sigmoid units) and network.skip = \"none\" (got {arch.activation!r}, {arch.skip!r})")
-        self.optimizer = Optimizer(params.optimizer, params.momentum, params.weight_decay)
 
     def init_model(self, rng: np.random.Generator) -> HopfieldNetwork:
-        self.optimizer = Optimizer(self.params.optimizer, self.params.momentum, self.params.weight_decay)
         return HopfieldNetwork.init(self.arch, rng, self.params.free_steps, self.params.inference_rate)
 
     @property
@@ -309,15 +307,16 @@ class EqProp(Rule):
         free = relax(net, x, y, 0.0, self.params.free_steps, self.params.inference_rate)
         return equilibrium_gradient(net, x, np.asarray(y), free)
 
-    def delta(self, net, x, y, hyper, rng):
+    def init(self, model, *, init_rng, noise_rng) -> EnergyRuleState:
+        """Zero optimiser moments (the rules draw no random numbers)."""
+        return init_state(self.params, model, noise_rng)
+
+    def delta(self, net, state, x, y, hyper, rng):
         grads, _ = self.gradients(net, np.asarray(x, np.float32), np.asarray(y))
         lr = np.float32(hyper["lr"])
         return [(-lr * gw, -lr * gb) for gw, gb in grads]
 
-    def train_chunk(self, net, x, y, hyper, rng):
-        rewards = np.empty(len(x), np.float64)
-        for start in range(0, len(x), self.batch_size):
-            stop = min(start + self.batch_size, len(x))
-            grads, rewards[start:stop] = self.gradients(net, x[start:stop], y[start:stop])
-            self.optimizer.step(net, grads, hyper["lr"])
-        return rewards
+    def step(self, net, state, x, y, hyper):
+        """Inference (relaxation), then one optimiser step on the local update."""
+        grads, reward = self.gradients(net, x, y)
+        return descend(self.params, net, state, grads, hyper["lr"]), {"reward": reward}

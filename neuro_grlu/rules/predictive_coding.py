@@ -49,7 +49,7 @@ import numpy as np
 from ..network import LN_EPS, Architecture, Network
 from ..params import ParamSet, param
 from ..schedules import SCHEDULES
-from ._energy_optim import OPTIMIZERS, Optimizer
+from ._energy_optim import OPTIMIZERS, EnergyRuleState, descend, init_state
 from .backprop import layer_norm_backward, output_error
 from .base import Rule, register
 
@@ -177,10 +177,8 @@ class PredictiveCoding(Rule):
     def __init__(self, params: PCParams, arch: Architecture, batch_size: int = 1):
         super().__init__(params, arch, batch_size)
         self.require_plain_relu()
-        self.optimizer = Optimizer(params.optimizer, params.momentum, params.weight_decay)
 
     def init_model(self, rng: np.random.Generator) -> Network:
-        self.optimizer = Optimizer(self.params.optimizer, self.params.momentum, self.params.weight_decay)
         return Network.init(self.arch, rng)
 
     @property
@@ -204,15 +202,16 @@ class PredictiveCoding(Rule):
         relaxed = relax(net, x, y, p.inference_steps, p.inference_rate, p.output_weight)
         return pc_gradients(net, relaxed, p.output_weight), relaxed.reward
 
-    def delta(self, net, x, y, hyper, rng):
+    def init(self, model, *, init_rng, noise_rng) -> EnergyRuleState:
+        """Zero optimiser moments (the rules draw no random numbers)."""
+        return init_state(self.params, model, noise_rng)
+
+    def delta(self, net, state, x, y, hyper, rng):
         grads, _ = self.gradients(net, np.asarray(x, np.float32), np.asarray(y))
         lr = np.float32(hyper["lr"])
         return [(-lr * gw, -lr * gb) for gw, gb in grads]
 
-    def train_chunk(self, net, x, y, hyper, rng):
-        rewards = np.empty(len(x), np.float64)
-        for start in range(0, len(x), self.batch_size):
-            stop = min(start + self.batch_size, len(x))
-            grads, rewards[start:stop] = self.gradients(net, x[start:stop], y[start:stop])
-            self.optimizer.step(net, grads, hyper["lr"])
-        return rewards
+    def step(self, net, state, x, y, hyper):
+        """Inference (relaxation), then one optimiser step on the local update."""
+        grads, reward = self.gradients(net, x, y)
+        return descend(self.params, net, state, grads, hyper["lr"]), {"reward": reward}
