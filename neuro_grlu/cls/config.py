@@ -156,6 +156,8 @@ def _rate_system(cls, table: dict, section: str, default_rule: str):
                               f"[{section}.rule] (next to name = ...) and remove [{section}.params]")
         rule_name, _ = read_rule_table(rule, f"{section}.rule", allow_none=section == "cortex")
         given = {k: v for k, v in rule.items() if k != "name"}
+        if rule_name == "none" and not given:  # an untrained cortex has no rule parameters (as in the old shape)
+            given = None
     else:
         if params is not None and not isinstance(params, dict):
             raise ConfigError(f"[{section}.params] must be a table of the rule's parameters")
