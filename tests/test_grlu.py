@@ -32,8 +32,11 @@ def make(arch_kw, seed=0, n_in=20, n_out=5):
     return arch, Network.init(arch, rng), rng
 
 
-def reference_update(net, x, y, noise):
-    """The defining equations written out one example, one pair, one sign at a time."""
+def reference_update(net, x, y, noise, noise_at="output"):
+    """The defining equations written out one example, one pair, one sign at a time.
+
+    ``noise_at="output"``: ``h = act(z) + ε`` (published); ``"input"``: ``h = act(z + ε)``.
+    """
     arch = net.arch
     P = noise.eps[0].shape[1]
     dW = [np.zeros(w.shape, np.float64) for w in net.W]
@@ -49,13 +52,16 @@ def reference_update(net, x, y, noise):
                     a = (h - h.mean()) / (h.std() + 1e-8)
                     ins.append(a)
                     z = net.W[layer] @ a + net.b[layer]
+                    e = sign * noise.eps[layer][i, p]
+                    if noise_at == "input":
+                        z = z + e
                     if arch.activation == "relu":
                         out = np.where(z > 0, z, 0.0)
                     else:
                         score = z + noise.gumbel[layer][i, p]
                         kth = np.sort(score)[::-1][arch.topk_count(layer) - 1]
                         out = np.where(score >= kth, z, 0.0)
-                    h = out + sign * noise.eps[layer][i, p]
+                    h = out + e if noise_at == "output" else out
                     hidden.append(h)
                 r_in = np.concatenate(hidden) if arch.skip == "readout" else h
                 a = (r_in - r_in.mean()) / (r_in.std() + 1e-8)
@@ -80,14 +86,15 @@ def assert_updates_close(a_W, a_b, b_W, b_b, rtol=2e-4):
 
 @pytest.mark.parametrize("arch_kw", ARCHS, ids=lambda kw: f"{kw['activation']}-{len(kw['hidden'])}h-{kw.get('skip', 'none')}")
 @pytest.mark.parametrize("batch,pairs", [(1, 1), (1, 6), (3, 4)])
-def test_tiled_and_shared_match_the_defining_equations(arch_kw, batch, pairs):
+@pytest.mark.parametrize("noise_at", ["output", "input"])
+def test_tiled_and_shared_match_the_defining_equations(arch_kw, batch, pairs, noise_at):
     arch, net, rng = make(arch_kw)
     x = rng.random((batch, arch.n_in)).astype(np.float32)
     y = rng.integers(0, arch.n_out, batch)
     noise = sample_noise(arch, batch, pairs, 0.1, rng)
-    ref_W, ref_b = reference_update(net, x, y, noise)
+    ref_W, ref_b = reference_update(net, x, y, noise, noise_at)
     for fn in (grlu_update_tiled, grlu_update_shared):
-        upd = fn(net, x, y, noise)
+        upd = fn(net, x, y, noise, noise_at)
         assert [w.shape for w in upd.dW] == [w.shape for w in net.W]
         assert upd.reward_plus.shape == (batch, pairs)
         assert_updates_close(upd.dW, upd.db, ref_W, ref_b)
@@ -95,17 +102,18 @@ def test_tiled_and_shared_match_the_defining_equations(arch_kw, batch, pairs):
 
 @pytest.mark.parametrize("activation", ["relu", "topk"])
 @pytest.mark.parametrize("batch", [1, 4])
-def test_numba_kernel_matches_numpy_over_several_steps(activation, batch):
+@pytest.mark.parametrize("noise_at", ["output", "input"])
+def test_numba_kernel_matches_numpy_over_several_steps(activation, batch, noise_at):
     arch, net, rng = make(dict(hidden=(24,), activation=activation, k=0.5))
     n, pairs, sigma, step = 12, 5, 0.1, 0.3
     x = rng.random((n, arch.n_in)).astype(np.float32)
     y = rng.integers(0, arch.n_out, n)
     unit = sample_noise(arch, n, pairs, 1.0, rng)
     fast, slow = net.copy(), net.copy()
-    rewards_fast = train_chunk_1hidden(fast, x, y, unit, sigma, step, batch)
+    rewards_fast = train_chunk_1hidden(fast, x, y, unit, sigma, step, batch, noise_at)
     rewards_slow = []
     for s in range(0, n, batch):
-        upd = grlu_update_shared(slow, x[s : s + batch], y[s : s + batch], unit.take(s, s + batch).scaled(sigma))
+        upd = grlu_update_shared(slow, x[s : s + batch], y[s : s + batch], unit.take(s, s + batch).scaled(sigma), noise_at)
         apply_update(slow, upd, step)
         rewards_slow.append(0.5 * (upd.reward_plus.mean(1) + upd.reward_minus.mean(1)))
     for a, b in zip(fast.W + fast.b, slow.W + slow.b):
@@ -244,3 +252,75 @@ def test_normalize_sigma2_scales_the_step():
     rule = GRLU(GRLUParams(normalize="sigma2"), arch)
     assert rule.step_size({"lr": 0.1, "sigma": 0.1}) == pytest.approx(10.0)
     assert GRLU(GRLUParams(), arch).step_size({"lr": 0.1, "sigma": 0.1}) == pytest.approx(0.1)
+
+
+def _relu_net_gradients(net, x, y):
+    """Per example, float64, for a ``n_in → H (ReLU) → C`` network: the true gradient of
+    ``r = log p(y|x)`` for each layer, and the published rule's hidden target ``∂r/∂h ⊗ LN(x)``
+    (no ReLU derivative). Returns ``{"true": [dW0, db0, dW1, db1], "no_relu_derivative": [dW0, db0]}``
+    summed over the examples. ``∂r/∂h`` by central differences in float64 (exact chain rule elsewhere)."""
+    W0, b0, W1, b1 = (a.astype(np.float64) for a in (net.W[0], net.b[0], net.W[1], net.b[1]))
+    ln = lambda v: (v - v.mean()) / (v.std() + 1e-8)  # noqa: E731
+    true = [np.zeros_like(W0), np.zeros_like(b0), np.zeros_like(W1), np.zeros_like(b1)]
+    plain = [np.zeros_like(W0), np.zeros_like(b0)]
+    for xi, yi in zip(x.astype(np.float64), y):
+        a0 = ln(xi)
+        z = W0 @ a0 + b0
+        h = np.maximum(z, 0.0)
+
+        def reward(hv):
+            logits = W1 @ ln(hv) + b1
+            return logits[yi] - logits.max() - np.log(np.exp(logits - logits.max()).sum())
+
+        dh = np.array([(reward(h + 1e-6 * e) - reward(h - 1e-6 * e)) / 2e-6 for e in np.eye(len(h))])
+        logits = W1 @ ln(h) + b1
+        g_out = -np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+        g_out[yi] += 1.0
+        dz = dh * (z > 0)
+        for acc, val in zip(true, (np.outer(dz, a0), dz, np.outer(g_out, ln(h)), g_out)):
+            acc += val
+        plain[0] += np.outer(dh, a0)
+        plain[1] += dh
+    return {"true": true, "no_relu_derivative": plain}
+
+
+def _expected_update(net, x, y, sigma, noise_at, pairs=25_000, repeats=4, seed=0):
+    """Monte-Carlo estimate of ``E[update] / σ²`` per layer ``[dW0, db0, dW1, db1]`` (float64)."""
+    rng = np.random.default_rng(seed)
+    total = None
+    for _ in range(repeats):
+        upd = grlu_update_shared(net, x, y, sample_noise(net.arch, len(x), pairs, sigma, rng), noise_at)
+        parts = [upd.dW[0], upd.db[0], upd.dW[1], upd.db[1]]
+        parts = [p.astype(np.float64) / (repeats * sigma**2) for p in parts]
+        total = parts if total is None else [t + p for t, p in zip(total, parts)]
+    return total
+
+
+def test_expected_update_per_layer_input_noise_unbiased_output_noise_biased():
+    """Per layer, by Monte Carlo with 100,000 pairs per example, on a network whose hidden
+    layer has about half its ReLU units switched off: with ``noise_at="input"`` every layer's
+    expected update is the true gradient (cosine → 1, right scale); with the published
+    ``"output"`` noise the output layer is exact but the hidden update is ``∂r/∂h ⊗ x`` — it
+    lacks the ReLU derivative, so switched-off units learn and the hidden cosine stays well
+    below 1 however many pairs are used."""
+    arch, net, rng = make(dict(hidden=(24,), activation="relu"), seed=5, n_in=16, n_out=4)
+    net.b[0][:] -= np.float32(0.3)  # switch off about half of the hidden units
+    x = rng.random((3, arch.n_in)).astype(np.float32)
+    y = np.array([0, 2, 3])
+    ref = _relu_net_gradients(net, x, y)
+    inactive = np.mean([(net.W[0].astype(np.float64) @ ((xi - xi.mean()) / xi.std()) + net.b[0] <= 0).mean() for xi in x])
+    assert 0.3 < inactive < 0.7, inactive
+    sigma = 0.01
+    names = ["W0", "b0", "W1", "b1"]
+
+    unbiased = _expected_update(net, x, y, sigma, "input")
+    for name, est, true in zip(names, unbiased, ref["true"]):
+        assert cosine(est.ravel(), true.ravel()) > 0.995, name
+        np.testing.assert_allclose(np.linalg.norm(est) / np.linalg.norm(true), 1.0, atol=0.05, err_msg=name)
+
+    published = _expected_update(net, x, y, sigma, "output")
+    for name, est, true in zip(names[2:], published[2:], ref["true"][2:]):  # output layer: exact
+        assert cosine(est.ravel(), true.ravel()) > 0.995, name
+    for name, est, true, plain in zip(names[:2], published[:2], ref["true"][:2], ref["no_relu_derivative"]):
+        assert cosine(est.ravel(), plain.ravel()) > 0.995, name  # it estimates ∂r/∂h ⊗ x ...
+        assert cosine(est.ravel(), true.ravel()) < 0.9, name  # ... which is not the gradient

@@ -69,11 +69,12 @@ def _layer_norm_into(src, dst):
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def _grlu_chunk(W0, b0, W1, b1, x, y, eps0, eps1, gumbel, use_topk, count, sigma, step, batch, rewards):
+def _grlu_chunk(W0, b0, W1, b1, x, y, eps0, eps1, gumbel, use_topk, count, input_noise, sigma, step, batch, rewards):
     """Train on ``x`` ``(n, D)`` in batches; updates W0 ``(H, D)``, b0, W1 ``(C, H)``, b1 in place.
 
     eps0 ``(n, P, H)``, eps1 ``(n, P, C)``: unit-variance noise, scaled here by ``sigma``;
-    gumbel ``(n, P, H)`` (ignored unless use_topk);
+    gumbel ``(n, P, H)`` (ignored unless use_topk); ``input_noise``: the hidden noise enters
+    before the activation (``noise_at = "input"``) instead of after it;
     ``rewards`` ``(n,)`` receives the mean of r₊ and r₋ over pairs for each example.
     """
     n, D = x.shape
@@ -113,16 +114,41 @@ def _grlu_chunk(W0, b0, W1, b1, x, y, eps0, eps1, gumbel, use_topk, count, sigma
             total = 0.0
             label = y[i]
             for p in range(P):
-                if use_topk:
+                if input_noise:
                     for r in range(H):
-                        scores[r] = z0[r] + gumbel[i, p, r]
-                    thr = _kth_largest(scores, scratch, count)
+                        e0[r] = sig * eps0[i, p, r]
+                        hp[r] = z0[r] + e0[r]
+                        hm[r] = z0[r] - e0[r]
+                    if use_topk:
+                        for r in range(H):
+                            scores[r] = hp[r] + gumbel[i, p, r]
+                        thr = _kth_largest(scores, scratch, count)
+                        for r in range(H):
+                            if scores[r] < thr:
+                                hp[r] = np.float32(0.0)
+                        for r in range(H):
+                            scores[r] = hm[r] + gumbel[i, p, r]
+                        thr = _kth_largest(scores, scratch, count)
+                        for r in range(H):
+                            if scores[r] < thr:
+                                hm[r] = np.float32(0.0)
+                    else:
+                        for r in range(H):
+                            if hp[r] < 0.0:
+                                hp[r] = np.float32(0.0)
+                            if hm[r] < 0.0:
+                                hm[r] = np.float32(0.0)
+                else:
+                    if use_topk:
+                        for r in range(H):
+                            scores[r] = z0[r] + gumbel[i, p, r]
+                        thr = _kth_largest(scores, scratch, count)
+                        for r in range(H):
+                            h[r] = z0[r] if scores[r] >= thr else np.float32(0.0)
                     for r in range(H):
-                        h[r] = z0[r] if scores[r] >= thr else np.float32(0.0)
-                for r in range(H):
-                    e0[r] = sig * eps0[i, p, r]
-                    hp[r] = h[r] + e0[r]
-                    hm[r] = h[r] - e0[r]
+                        e0[r] = sig * eps0[i, p, r]
+                        hp[r] = h[r] + e0[r]
+                        hm[r] = h[r] - e0[r]
                 for c in range(C):
                     e1[c] = sig * eps1[i, p, c]
                 _layer_norm_into(hp, ap)
@@ -169,12 +195,15 @@ def _grlu_chunk(W0, b0, W1, b1, x, y, eps0, eps1, gumbel, use_topk, count, sigma
                 W1[c, r] += scale * acc_W1[c, r]
 
 
-def train_chunk_1hidden(net, x, y, noise, sigma: float, step: float, batch_size: int) -> np.ndarray:
+def train_chunk_1hidden(
+    net, x, y, noise, sigma: float, step: float, batch_size: int, noise_at: str = "output"
+) -> np.ndarray:
     """Run :func:`_grlu_chunk` on a :class:`~neuro_grlu.network.Network` in place.
 
     ``x`` float32 ``(n, n_in)``, ``y`` int ``(n,)``; ``noise`` unit-scale
     :class:`~neuro_grlu.rules.grlu.PerturbationNoise` for the ``n`` examples, multiplied by
-    ``sigma`` on use; returns the reward per example ``(n,)``.
+    ``sigma`` on use; ``noise_at`` as in :class:`~neuro_grlu.rules.grlu.GRLUParams`; returns the
+    reward per example ``(n,)``.
     """
     arch = net.arch
     n = len(x)
@@ -185,6 +214,6 @@ def train_chunk_1hidden(net, x, y, noise, sigma: float, step: float, batch_size:
         net.W[0], net.b[0], net.W[1], net.b[1],
         np.ascontiguousarray(x, np.float32), np.ascontiguousarray(y, np.int64),
         noise.eps[0], noise.eps[1], gumbel,
-        use_topk, arch.topk_count(0), float(sigma), float(step), int(batch_size), rewards,
+        use_topk, arch.topk_count(0), noise_at == "input", float(sigma), float(step), int(batch_size), rewards,
     )
     return rewards

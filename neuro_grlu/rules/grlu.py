@@ -10,9 +10,18 @@ from what it has locally — its own noise, its own input, and the broadcast sca
 
 where ``x̄_l,p`` is the layer's layer-normalised input averaged over the + and − runs. For a
 batch of ``B`` examples the updates of its examples are summed (as in the published code).
-With ``normalize = "sigma2"`` the update is divided by ``σ²``, which makes it an unbiased
-estimate of the gradient of the expected reward for small σ, so that σ sets only the probe
-size and ``lr`` alone sets the step.
+With ``normalize = "sigma2"`` the update is divided by ``σ²``, so that σ sets only the probe
+size and ``lr`` alone sets the step. For small σ, ``E[ε·Δr]/σ²`` is then the gradient of the
+reward with respect to whatever the noise is added to. That makes the **output layer's** update
+an unbiased gradient estimate, but not the hidden layers' in the published form:
+
+* ``noise_at = "output"`` (default, published): hidden noise is added *after* the activation,
+  so a hidden layer estimates ``∂r/∂h ⊗ x̄`` instead of ``∂r/∂z ⊗ x̄`` — it lacks the activation's
+  derivative, and switched-off ReLU units (or losing top-k units) still learn. This bias does
+  not shrink with more pairs (tests/test_grlu.py measures it per layer).
+* ``noise_at = "input"``: hidden noise is added to the pre-activation, ``h = act(z + ε)``
+  (classical node perturbation); every layer's expected update tends to its true gradient as
+  σ → 0. The update equations above are unchanged.
 
 Three implementations compute the same update from the same noise (tested to float tolerance):
 
@@ -40,6 +49,7 @@ from .base import Rule, register
 from .state import LearnerState, runtime
 
 BACKENDS = ("auto", "numba", "numpy", "tiled")
+NOISE_AT = ("output", "input")
 
 
 @dataclass(frozen=True)
@@ -175,6 +185,17 @@ def _hidden_out(arch: Architecture, layer: int, z: np.ndarray, gumbel: np.ndarra
     return z * topk_mask(z + gumbel, arch.topk_count(layer))
 
 
+def _noisy_hidden(arch: Architecture, layer: int, z, e, gumbel, noise_at: str):
+    """A hidden layer's perturbed output: ``act(z) + e`` (``"output"``) or ``act(z + e)`` (``"input"``).
+
+    ``e`` is the signed noise ``±ε``; for top-k the Gumbel noise selects among the (perturbed)
+    pre-activations and is shared by the + and − run.
+    """
+    if noise_at == "input":
+        return _hidden_out(arch, layer, z + e, gumbel)
+    return _hidden_out(arch, layer, z, gumbel) + e
+
+
 def _updates_from(eps, inputs_plus, inputs_minus, dr, pairs) -> tuple[list, list]:
     """``dW_l = Σ_rows (ε_l Δr) ⊗ x̄_l / P`` for rows flattened to 2-D."""
     dW, db = [], []
@@ -185,11 +206,14 @@ def _updates_from(eps, inputs_plus, inputs_minus, dr, pairs) -> tuple[list, list
     return dW, db
 
 
-def grlu_update_tiled(net: Network, x: np.ndarray, y: np.ndarray, noise: PerturbationNoise) -> GRLUUpdate:
+def grlu_update_tiled(
+    net: Network, x: np.ndarray, y: np.ndarray, noise: PerturbationNoise, noise_at: str = "output"
+) -> GRLUUpdate:
     """The published algorithm: the whole network once per (pair, example) row and sign.
 
     ``x`` float32 ``(B, n_in)``, ``y`` int ``(B,)``; rows are ordered pair-major like the
-    published ``tile(X, (P, 1))``.
+    published ``tile(X, (P, 1))``. ``noise_at``: where the hidden noise enters (see
+    :class:`GRLUParams`); the logits' noise is the same either way.
     """
     arch = net.arch
     B, P = len(x), noise.eps[0].shape[1]
@@ -207,7 +231,7 @@ def grlu_update_tiled(net: Network, x: np.ndarray, y: np.ndarray, noise: Perturb
             a = layer_norm(h)
             inputs.append(a)
             g = None if gumbel is None else gumbel[layer]
-            h = _hidden_out(arch, layer, a @ net.W[layer].T + net.b[layer], g) + sign * eps[layer]
+            h = _noisy_hidden(arch, layer, a @ net.W[layer].T + net.b[layer], sign * eps[layer], g, noise_at)
             hidden.append(h)
         a = layer_norm(np.concatenate(hidden, axis=1) if arch.skip == "readout" else h)
         inputs.append(a)
@@ -225,7 +249,9 @@ def grlu_update_tiled(net: Network, x: np.ndarray, y: np.ndarray, noise: Perturb
     return GRLUUpdate(dW, db, back(r_plus), back(r_minus))
 
 
-def grlu_update_shared(net: Network, x: np.ndarray, y: np.ndarray, noise: PerturbationNoise) -> GRLUUpdate:
+def grlu_update_shared(
+    net: Network, x: np.ndarray, y: np.ndarray, noise: PerturbationNoise, noise_at: str = "output"
+) -> GRLUUpdate:
     """Same update as :func:`grlu_update_tiled`, sharing the first layer across pairs.
 
     Later layers run on a ``(2, B, P, width)`` stack (sign, example, pair) in one matrix
@@ -236,18 +262,22 @@ def grlu_update_shared(net: Network, x: np.ndarray, y: np.ndarray, noise: Pertur
     sign = np.array([1.0, -1.0], np.float32)[:, None, None, None]
     a0 = layer_norm(x)  # (B, n_in), identical for every pair and sign
     z0 = a0 @ net.W[0].T + net.b[0]
-    if arch.activation == "relu":
-        h0 = np.maximum(z0, 0.0)[:, None, :]
+    if noise_at == "input":
+        g0 = None if noise.gumbel is None else noise.gumbel[0][None]
+        h = _hidden_out(arch, 0, z0[None, :, None, :] + sign * noise.eps[0][None], g0)  # (2, B, P, n0)
     else:
-        h0 = z0[:, None, :] * topk_mask(z0[:, None, :] + noise.gumbel[0], arch.topk_count(0))
-    h = h0[None] + sign * noise.eps[0][None]  # (2, B, P, n0)
+        if arch.activation == "relu":
+            h0 = np.maximum(z0, 0.0)[:, None, :]
+        else:
+            h0 = z0[:, None, :] * topk_mask(z0[:, None, :] + noise.gumbel[0], arch.topk_count(0))
+        h = h0[None] + sign * noise.eps[0][None]  # (2, B, P, n0)
     hidden, inputs = [h], []
     for layer in range(1, len(arch.hidden)):
         a = layer_norm(h)
         inputs.append(a)
         z = a @ net.W[layer].T + net.b[layer]
         g = None if noise.gumbel is None else noise.gumbel[layer][None]  # shared by both signs
-        h = _hidden_out(arch, layer, z, g) + sign * noise.eps[layer][None]
+        h = _noisy_hidden(arch, layer, z, sign * noise.eps[layer][None], g, noise_at)
         hidden.append(h)
     a = layer_norm(np.concatenate(hidden, axis=-1) if arch.skip == "readout" else h)
     inputs.append(a)
@@ -313,6 +343,11 @@ class GRLUParams(ParamSet):
     schedule: str = param("cosine", choices=SCHEDULES, doc="per-epoch schedule of lr and sigma")
     normalize: str = param("none", choices=("none", "sigma2"), doc="'sigma2': divide the update by sigma^2")
     backend: str = param("auto", choices=BACKENDS, doc="auto (numba for one hidden layer, else numpy), numba, numpy, tiled")
+    noise_at: str = param(
+        "output", choices=NOISE_AT,
+        doc="where hidden noise enters: 'output' (after the activation, published; hidden update biased) "
+        "or 'input' (before it: classical node perturbation, unbiased as sigma -> 0)",
+    )
 
 
 @register
@@ -353,7 +388,9 @@ class GRLU(Rule):
     def delta(self, net, state, x, y, hyper, rng):
         """The step one batch would take (shared algorithm, fresh noise from ``rng``)."""
         unit = sample_noise(self.arch, len(x), self.params.pairs, 1.0, rng)
-        upd = grlu_update_shared(net, np.asarray(x, np.float32), np.asarray(y), unit.scaled(hyper["sigma"]))
+        upd = grlu_update_shared(
+            net, np.asarray(x, np.float32), np.asarray(y), unit.scaled(hyper["sigma"]), self.params.noise_at
+        )
         step = self.step_size(hyper)
         return [(step * dw, step * db) for dw, db in zip(upd.dW, upd.db)]
 
@@ -380,13 +417,14 @@ class GRLU(Rule):
         if self.backend == "numba":
             from ._grlu_numba import train_chunk_1hidden
 
-            return state, {"reward": train_chunk_1hidden(net, x, y, unit, hyper["sigma"], step, self.batch_size)}
+            rewards = train_chunk_1hidden(net, x, y, unit, hyper["sigma"], step, self.batch_size, self.params.noise_at)
+            return state, {"reward": rewards}
         noise = unit.scaled(hyper["sigma"])
         update_fn = grlu_update_tiled if self.backend == "tiled" else grlu_update_shared
         rewards = np.empty(n, np.float64)
         for start in range(0, n, self.batch_size):
             stop = min(start + self.batch_size, n)
-            upd = update_fn(net, x[start:stop], y[start:stop], noise.take(start, stop))
+            upd = update_fn(net, x[start:stop], y[start:stop], noise.take(start, stop), self.params.noise_at)
             apply_update(net, upd, step)
             rewards[start:stop] = 0.5 * (upd.reward_plus.mean(axis=1) + upd.reward_minus.mean(axis=1))
         return state, {"reward": rewards}
