@@ -78,6 +78,51 @@ def test_undefined_values_are_nan():
 
 
 def test_cortex_ranges_cite_sources():
-    assert set(CORTEX) == {"rate_hz", "cv_isi", "fano"}
+    assert set(CORTEX) == {"rate_hz", "cv_isi", "fano", "correlation"}
     for lo, hi, source in CORTEX.values():
         assert lo < hi and any(ch.isdigit() for ch in source)
+
+
+# -- cross-check against Elephant (test-only dependency, in the `test` extra) ----------------
+
+def _neo_trains(i, t, n, t_stop):
+    neo = pytest.importorskip("neo")
+    pq = pytest.importorskip("quantities")
+    return [neo.SpikeTrain(np.sort(t[i == k]) * pq.s, t_start=0.0 * pq.s, t_stop=t_stop * pq.s) for k in range(n)]
+
+
+def test_statistics_agree_with_elephant():
+    """Rate, CV of ISI, Fano factor and pairwise count correlation equal Elephant's on
+    correlated gamma/Poisson trains (common input makes the correlations non-zero)."""
+    es = pytest.importorskip("elephant.statistics")
+    ec = pytest.importorskip("elephant.spike_train_correlation")
+    from elephant.conversion import BinnedSpikeTrain
+    import quantities as pq
+
+    from neuro_grlu.spiking.statistics import pairwise_correlation
+
+    rng = np.random.default_rng(5)
+    n, T = 8, 40.0
+    i, t = gamma_trains(n, 6.0, 3, T, rng)
+    shared = np.sort(rng.uniform(0, T, 150))  # common spikes, jittered per neuron
+    for k in range(n):
+        keep = rng.random(len(shared)) < 0.5
+        i = np.concatenate([i, np.full(keep.sum(), k)])
+        t = np.concatenate([t, shared[keep] + rng.normal(0, 0.003, keep.sum())])
+    sel = (t > 0) & (t < T)
+    i, t = i[sel], t[sel]
+    trains = _neo_trains(i, t, n, T)
+    ours_rate = firing_rates(i, t, n, 0.0, T)
+    ours_cv = isi_cv(i, t, n)
+    ours_fano = fano_factor(i, t, n, window_s=2.0, t_start=0.0, t_stop=T)
+    for k, st in enumerate(trains):
+        assert ours_rate[k] == pytest.approx(float(es.mean_firing_rate(st).rescale("Hz").magnitude), rel=1e-12)
+        assert ours_cv[k] == pytest.approx(float(es.cv(es.isi(st).magnitude)), rel=1e-10)
+        windows = [st.time_slice(w * pq.s, (w + 2.0) * pq.s) for w in np.arange(0.0, T, 2.0)]
+        assert ours_fano[k] == pytest.approx(float(es.fanofactor(windows)), rel=1e-10)
+    ours_c = pairwise_correlation(i, t, n, 0.05, 0.0, T)
+    theirs = ec.correlation_coefficient(BinnedSpikeTrain(trains, bin_size=50 * pq.ms, t_start=0 * pq.s,
+                                                         t_stop=T * pq.s))
+    np.testing.assert_allclose(ours_c, theirs, rtol=1e-10, atol=1e-12)
+    off = ours_c[~np.eye(n, dtype=bool)]
+    assert off.min() > 0.05  # the common input shows: the comparison is not between zeros

@@ -107,6 +107,49 @@ def _connect(rng, proj, pre_n, pre_global, targets):
     return i, j
 
 
+def _td_critic(out, dopamine, sources, dt) -> list:
+    """The TD critic of ``dopamine.critic = "td"`` (Schultz, Dayan & Montague 1997).
+
+    A tapped delay line ``critic`` of ``td_units`` units (a complete serial compound):
+    unit ``k`` is on (``x = 1``) at the ``k+1``-th bin boundary after the last cue spike
+    (age in ``(k*bin, (k+1)*bin]``, with half a time step of slack).
+    Every ``td_bin`` (bin boundary ``t_n``), in this order within the time step:
+
+    1. ``start``: ``x_prev = x``, ``x`` = the delay line at ``t_n``;
+    2. ``groups``: ``V = sum(w*x)``, ``V_prev = sum(w*x_prev)`` (summed variables);
+    3. ``after_groups``: ``delta = r_acc + gamma*V - V_prev`` with ``r_acc`` the rewards
+       received since the last boundary (then reset); ``d += td_gain*delta``;
+    4. ``end``: ``w += alpha*delta*x_prev`` (TD(0) with linear features).
+
+    Returns the Brian2 objects to add to the network.
+    """
+    import brian2 as b2
+    from brian2 import ms, second
+
+    dp = out.config.dopamine
+    if dp.cue not in sources:
+        raise ConfigError(f"dopamine.cue = {dp.cue!r} must be a spike source (model \"generator\" or \"poisson\")")
+    td_bin = dp.td_bin_ms * ms
+    critic = b2.NeuronGroup(dp.td_units, "w : 1\nx : 1\nx_prev : 1\nt_cue : second", namespace=dict(td_bin=td_bin),
+                            dt=dt, name="critic*")
+    critic.t_cue = -FAR_FUTURE_S * second
+    critic.run_regularly("x_prev = x\nx = int(t - t_cue > i*td_bin + 0.5*dt and t - t_cue <= (i + 1)*td_bin + 0.5*dt)",
+                         dt=td_bin, when="start", name="critic_features*")
+    seen = b2.Synapses(sources[dp.cue], critic, on_pre="t_cue_post = t", namespace={}, dt=dt, name="critic_cue*")
+    seen.connect()
+    value = b2.Synapses(critic, dopamine, model="V_post = w_pre*x_pre : 1 (summed)\nV_prev_post = w_pre*x_prev_pre : 1 (summed)",
+                        namespace={}, dt=dt, name="critic_value*")
+    value.connect()
+    dopamine.run_regularly("delta = r_acc + gamma*V - V_prev\nr_acc = 0\nd += td_gain*delta", dt=td_bin,
+                           when="after_groups", name="critic_error*")
+    dopamine.namespace.update(gamma=dp.td_gamma, td_gain=dp.td_gain)
+    learn = b2.Synapses(dopamine, critic, namespace=dict(alpha=dp.td_alpha), dt=dt, name="critic_learn*")
+    learn.connect()
+    learn.run_regularly("w_post += alpha*delta_pre*x_prev_post", dt=td_bin, when="end", name="critic_learn_update*")
+    out.groups.update(critic=critic)
+    return [critic, seen, value, learn]
+
+
 def build_network(config: SpikingConfig, *, duration_s: float | None = None, record_spikes: bool | None = None):
     """Create all Brian2 objects of `config` and return a :class:`BuiltNetwork`.
 
@@ -203,9 +246,10 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
 
     # -- dopamine ------------------------------------------------------------------------
     dp = config.dopamine
+    td_vars = "\nV : 1\nV_prev : 1\nr_acc : 1\ndelta : 1" if dp.critic == "td" else ""
     dopamine = b2.NeuronGroup(
         1, """dd/dt = (d_tonic - d)/tau_d - rpe*rho : 1
-              drho/dt = -rho/tau_critic : 1/second""",
+              drho/dt = -rho/tau_critic : 1/second""" + td_vars,
         method="euler" if dp.rpe else "exact",
         namespace=dict(d_tonic=dp.tonic, tau_d=dp.tau_d_ms * ms, rpe=1.0 if dp.rpe else 0.0,
                        tau_critic=dp.tau_critic_s * second),
@@ -213,6 +257,17 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
     dopamine.d = dp.tonic
     objects.append(dopamine)
     out.groups["dopamine"] = dopamine
+    if dp.critic == "td":
+        objects += _td_critic(out, dopamine, sources, dt)
+    if dp.neurons:
+        da = b2.NeuronGroup(dp.neurons, """rate = clip(base_rate + gain*(d_da - d_tonic), 0, inf)*Hz : Hz
+                                           d_da : 1 (linked)""",
+                            threshold="rand() < rate*dt", namespace=dict(base_rate=dp.base_rate_hz, gain=dp.gain_hz,
+                                                                         d_tonic=dp.tonic, Hz=b2.Hz),
+                            dt=dt, name="dopamine_neurons*")
+        da.d_da = b2.linked_var(dopamine, "d", index=np.zeros(dp.neurons, dtype=int))
+        objects.append(da)
+        out.groups["dopamine_neurons"] = da
 
     # -- projections ---------------------------------------------------------------------
     rw = config.reward
@@ -319,7 +374,9 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
         out.groups["reward_source"] = gen
         reward_sources.append(gen)
     for src in reward_sources:
-        release = b2.Synapses(src, dopamine, on_pre="d_post += amount\nrho_post += amount/tau_critic",
+        # with the TD critic a reward enters the TD error of the current bin, not d directly
+        on_reward = "r_acc_post += amount" if dp.critic == "td" else "d_post += amount\nrho_post += amount/tau_critic"
+        release = b2.Synapses(src, dopamine, on_pre=on_reward,
                               namespace=dict(amount=rw.amount, tau_critic=dp.tau_critic_s * second),
                               dt=dt, name=f"release_{src.name}*")
         release.connect()
@@ -342,6 +399,11 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
                                                    name="mon_synapses*")
         out.monitors["weights"] = b2.StateMonitor(syn, "w", record=True, dt=sim.chunk_s * second,
                                                   when="end", name="mon_weights*")
+    if dp.critic == "td":
+        out.monitors["td"] = b2.StateMonitor(dopamine, ["delta", "V"], record=[0], dt=dp.td_bin_ms * ms, when="end",
+                                             name="mon_td*")
+    if dp.neurons:
+        out.monitors["dopamine_spikes"] = b2.SpikeMonitor(out.groups["dopamine_neurons"], name="mon_dopamine_spikes*")
     if "detector" in out.groups:
         out.monitors["scheduled"] = b2.SpikeMonitor(out.groups["detector"], name="mon_scheduled*")
         if rw.kind == "distal":  # with kind "none" the timers run but release nothing

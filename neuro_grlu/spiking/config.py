@@ -12,8 +12,10 @@ attaches Brian2 units. Layout::
     [input]               kind = "uniform" | "frozen_uniform" | "constant" | "none", amplitude_mV, offset_mV
     [projections.NAME]    pre, post = [...], connectivity, fanout, weight, delay_ms, plastic
     [plasticity]          rule, traces, a_plus, a_minus, tau_plus_ms, tau_minus_ms, w_min, w_max,
-                          modulation, tau_c_ms, eta_per_s, update_dt_ms
-    [dopamine]            tau_d_ms, tonic, rpe, tau_critic_s
+                          modulation, tau_c_ms, eta_per_s, update_dt_ms,
+                          window = "pair" | "triplet", a3_plus, a3_minus, tau_x_ms, tau_y_ms
+    [dopamine]            tau_d_ms, tonic, rpe, tau_critic_s, critic = "none" | "td", cue, td_bin_ms, td_units,
+                          td_gamma, td_alpha, td_gain, neurons, base_rate_hz, gain_hz
     [reward]              kind = "distal" | "uncorrelated" | "none", amount, window_ms, ...
     [recording]           spikes, state_dt_ms, raster_excerpt_s
 
@@ -147,6 +149,13 @@ class PlasticityParams(ParamSet):
     eta_per_s: float = param(10.0, low=0.0, doc="dw/dt = eta*c*d (1/s); 10/s reproduces Izhikevich's code (s += 0.1*c*d every 10 ms)")
     update_dt_ms: float = param(10.0, low=0.0, low_open=True, doc="grid on which w and c are updated (ms)")
     stdp_scale: float = param(1.0, low=0.0, doc="factor on A+/A- when modulation = none (weight units per pair)")
+    window: str = param("pair", choices=("pair", "triplet"),
+                        doc="pair: classical pair-based STDP; triplet: Pfister & Gerstner (2006), a_plus/a_minus "
+                            "are A2+/A2-, with the triplet terms a3_plus, a3_minus and slow traces tau_x, tau_y")
+    a3_plus: float = param(0.0, low=0.0, doc="triplet LTP amplitude A3+ (post spike x fast pre trace x slow post trace)")
+    a3_minus: float = param(0.0, low=0.0, doc="triplet LTD amplitude A3- (pre spike x fast post trace x slow pre trace)")
+    tau_x_ms: float = param(101.0, low=0.0, low_open=True, doc="slow presynaptic trace r2 time constant (ms), triplet only")
+    tau_y_ms: float = param(125.0, low=0.0, low_open=True, doc="slow postsynaptic trace o2 time constant (ms), triplet only")
 
 
 @dataclass(frozen=True)
@@ -155,6 +164,19 @@ class DopamineParams(ParamSet):
     tonic: float = param(0.002, doc="tonic dopamine level d relaxes to")
     rpe: bool = param(False, doc="subtract the critic's running expected reward rate (reward-prediction error)")
     tau_critic_s: float = param(100.0, low=0.0, low_open=True, doc="averaging time of the critic's reward-rate estimate (s)")
+    critic: str = param("none", choices=("none", "td"),
+                        doc="td: a temporal-difference critic (Schultz, Dayan & Montague 1997) over a tapped delay "
+                            "line started by spikes of the population `cue`; rewards enter its TD error, and "
+                            "d jumps by td_gain * delta at every bin")
+    cue: str = param("", doc="population whose spikes start the critic's delay line (critic = \"td\")")
+    td_bin_ms: float = param(50.0, low=0.0, low_open=True, doc="time bin of the TD critic (ms)")
+    td_units: int = param(30, low=1, doc="delay-line units: unit k is on in the k-th bin after a cue")
+    td_gamma: float = param(0.98, low=0.0, high=1.0, doc="discount per bin")
+    td_alpha: float = param(0.2, low=0.0, doc="critic learning rate per bin (value units per unit of TD error)")
+    td_gain: float = param(1.0, doc="jump of d per unit of TD error")
+    neurons: int = param(0, low=0, doc="dopamine neurons firing as Poisson units at rate max(0, base_rate_hz + gain_hz*(d - tonic)); 0 = none")
+    base_rate_hz: float = param(5.0, low=0.0, doc="background rate of the dopamine neurons (Hz)")
+    gain_hz: float = param(40.0, low=0.0, doc="rate change of the dopamine neurons per unit of d above tonic (Hz)")
 
 
 @dataclass(frozen=True)
@@ -303,6 +325,17 @@ def parse_spiking(raw: dict[str, Any], name: str = "custom") -> SpikingConfig:
     for jname, proj in projections.items():
         if proj.delay_ms and proj.delay_ms < sim.dt_ms and proj.delay_ms != 0:
             raise ConfigError(f"projections.{jname}.delay_ms = {proj.delay_ms} is below dt_ms = {sim.dt_ms}")
+    dopamine = from_dict(DopamineParams, definition_table(raw, "dopamine", name), "dopamine")
+    if dopamine.critic == "td":
+        if dopamine.rpe:
+            raise ConfigError("dopamine.rpe = true and dopamine.critic = \"td\" are two critics; choose one")
+        if dopamine.cue not in populations:
+            raise ConfigError(f"dopamine.cue must name the population whose spikes are the cue (got {dopamine.cue!r}; "
+                              f"defined: {', '.join(populations)})")
+        if dopamine.td_bin_ms < sim.dt_ms:
+            raise ConfigError(f"dopamine.td_bin_ms ({dopamine.td_bin_ms}) must be >= simulation.dt_ms ({sim.dt_ms})")
+    elif dopamine.cue:
+        raise ConfigError("dopamine.cue is only used with dopamine.critic = \"td\"")
     if plasticity.update_dt_ms < sim.dt_ms:
         raise ConfigError(f"plasticity.update_dt_ms ({plasticity.update_dt_ms}) must be >= simulation.dt_ms ({sim.dt_ms})")
     return SpikingConfig(
@@ -310,7 +343,7 @@ def parse_spiking(raw: dict[str, Any], name: str = "custom") -> SpikingConfig:
         simulation=sim, populations=populations,
         input=from_dict(InputParams, definition_table(raw, "input", name), "input"),
         projections=projections, plasticity=plasticity,
-        dopamine=from_dict(DopamineParams, definition_table(raw, "dopamine", name), "dopamine"),
+        dopamine=dopamine,
         reward=reward, recording=from_dict(RecordingParams, definition_table(raw, "recording", name), "recording"),
         protocol=from_dict(ProtocolParams, definition_table(raw, "protocol", name), "protocol") if "protocol" in raw else None,
     )

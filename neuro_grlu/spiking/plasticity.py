@@ -21,6 +21,16 @@ event-driven), with the same result.
 
 ``traces = "all_to_all"``: per-synapse traces ``apre``/``apost`` that add 1 per spike.
 
+Triplet term
+------------
+``window = "triplet"`` (Pfister & Gerstner 2006): four per-synapse traces, fast
+``r1``/``o1`` (tau_plus, tau_minus) and slow ``r2``/``o2`` (tau_x, tau_y). A postsynaptic
+spike adds ``r1 (A2+ + A3+ o2)``, a presynaptic arrival subtracts ``o1 (A2- + A3- r2)``,
+each slow trace read before the spike's own jump. ``traces`` chooses the interaction:
+``nearest`` sets a trace to 1 at a spike, ``all_to_all`` adds 1. With ``a3_plus =
+a3_minus = 0`` it is the pair rule with per-synapse traces. The same ``rule``
+(additive/multiplicative) and ``modulation`` (none/dopamine) apply.
+
 Modulation
 ----------
 ``"none"``: classical STDP, the pair term (times ``stdp_scale``) is added to ``w``.
@@ -73,7 +83,12 @@ def stdp_synapse(p: PlasticityParams, on_pre_effect: str, *, delay_ms: float, ne
     namespace = dict(tau_plus=p.tau_plus_ms * ms, tau_minus=p.tau_minus_ms * ms, A_plus=p.a_plus,
                      A_minus=p.a_minus, w_min=p.w_min, w_max=p.w_max, syn_delay=delay_ms * ms)
     model = ["w : 1"]
-    if p.traces == "nearest" and neuron_traces:
+    if p.window == "triplet":
+        model += triplet_traces(p, namespace)
+        pre_trace, post_trace = "r1*(A_plus + A3_plus*o2)", "o1*(A_minus + A3_minus*r2)"
+        op = "=" if p.traces == "nearest" else "+="
+        set_pre, set_post = [f"r1 {op} 1", f"r2 {op} 1"], [f"o1 {op} 1", f"o2 {op} 1"]
+    elif p.traces == "nearest" and neuron_traces:
         pre_trace = "exp(-(t - t_last_pre - syn_delay)/tau_plus)*int(t - t_last_pre >= syn_delay)"
         post_trace = "exp(-(t - t_last_post)/tau_minus)"
         set_pre, set_post = [], []
@@ -83,15 +98,19 @@ def stdp_synapse(p: PlasticityParams, on_pre_effect: str, *, delay_ms: float, ne
         pre_trace, post_trace = "apre", "apost"
         set_pre = ["apre = 1" if p.traces == "nearest" else "apre += 1"]
         set_post = ["apost = 1" if p.traces == "nearest" else "apost += 1"]
-    if p.rule == "multiplicative":
-        ltp, ltd = f"A_plus*{pre_trace}*(w_max - w)/w_max", f"A_minus*{post_trace}*w/w_max"
+    if p.window == "triplet":  # the amplitudes are inside the trace expressions
+        ltp, ltd = f"({pre_trace})", f"({post_trace})"
     else:
         ltp, ltd = f"A_plus*{pre_trace}", f"A_minus*{post_trace}"
+    if p.rule == "multiplicative":
+        ltp, ltd = f"{ltp}*(w_max - w)/w_max", f"{ltd}*w/w_max"
     effect = on_pre_effect.format(w="w")
     if p.modulation == "none":
         namespace["stdp_scale"] = p.stdp_scale
-        on_pre = [effect, *set_pre, f"w = clip(w - stdp_scale*{ltd}, w_min, w_max)"]
-        on_post = [*set_post, f"w = clip(w + stdp_scale*{ltp}, w_min, w_max)"]
+        # each change is computed before the spike's own trace jumps (the triplet rule
+        # reads its slow traces from before the spike; the pair terms do not care)
+        on_pre = [effect, f"w = clip(w - stdp_scale*{ltd}, w_min, w_max)", *set_pre]
+        on_post = [f"w = clip(w + stdp_scale*{ltp}, w_min, w_max)", *set_post]
         regular = None
     else:
         model += ["c : 1", "da : 1 (linked, shared)"]
@@ -104,6 +123,23 @@ def stdp_synapse(p: PlasticityParams, on_pre_effect: str, *, delay_ms: float, ne
                    "c = c*exp(-update_dt/tau_c)")
     return dict(model="\n".join(model), on_pre="\n".join(on_pre), on_post="\n".join(on_post),
                 namespace=namespace, regular=regular, update_dt=p.update_dt_ms * ms)
+
+
+def triplet_traces(p: PlasticityParams, namespace: dict) -> list[str]:
+    """Equations of the four per-synapse traces of the triplet rule; adds their
+    constants to `namespace`.
+
+    ``r1`` (tau_plus) and ``r2`` (tau_x) jump at each presynaptic arrival, ``o1``
+    (tau_minus) and ``o2`` (tau_y) at each postsynaptic spike: by 1 (all-to-all) or to 1
+    (nearest). A postsynaptic spike adds ``r1*(A2+ + A3+*o2)`` with ``o2`` read *before*
+    its own jump; an arrival subtracts ``o1*(A2- + A3-*r2)`` with ``r2`` read before its
+    jump (Pfister & Gerstner 2006, eqs. 3-4).
+    """
+    from brian2 import ms
+
+    namespace.update(tau_x=p.tau_x_ms * ms, tau_y=p.tau_y_ms * ms, A3_plus=p.a3_plus, A3_minus=p.a3_minus)
+    return ["dr1/dt = -r1/tau_plus : 1 (event-driven)", "dr2/dt = -r2/tau_x : 1 (event-driven)",
+            "do1/dt = -o1/tau_minus : 1 (event-driven)", "do2/dt = -o2/tau_y : 1 (event-driven)"]
 
 
 def pair_term(lag_ms, p: PlasticityParams, w: float | None = None):

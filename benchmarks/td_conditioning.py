@@ -1,0 +1,47 @@
+"""Dopamine as a reward-prediction error (Schultz, Dayan & Montague 1997) through the TD
+critic of a spiking definition (``[dopamine] critic = "td"``).
+
+150 trials of 3 s: cue at 0.5 s, reward 1 s later; from trial 100 every 5th trial omits
+the reward. Writes ``benchmarks/results/td-conditioning/``: ``responses.json`` (rates of
+the 20 dopamine neurons after the cue / after the reward / before the reward / baseline,
+per block), ``definition.json`` (the spiking definition) and ``schultz.png`` (the
+classic layout).
+
+    PYTHONPATH=. python benchmarks/td_conditioning.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import brian2
+
+from neuro_grlu.plotting import _save
+from neuro_grlu.spiking.experiments.conditioning import Protocol, definition, fig_schultz, responses, run_conditioning
+
+OUT = Path(__file__).resolve().parent / "results" / "td-conditioning"
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    p = Protocol()
+    raw = definition(p, dopamine={"td_alpha": 0.3}, seed=1)
+    t0 = time.time()
+    result = run_conditioning(raw, p)
+    r = responses(result)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    meta = {"command": "python benchmarks/td_conditioning.py", "git_commit": commit, "brian2": brian2.__version__,
+            "wall_s": time.time() - t0, "load_average": os.getloadavg()[0], "protocol": p.__dict__,
+            "window_s": 0.3, "probes": p.probes().tolist()}
+    (OUT / "responses.json").write_text(json.dumps({"meta": meta, "responses": r}, indent=1, default=float) + "\n")
+    (OUT / "definition.json").write_text(json.dumps(raw, indent=1) + "\n")
+    _save(fig_schultz(result), OUT / "schultz.png")
+    print(json.dumps(r, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()
