@@ -20,8 +20,9 @@ from pathlib import Path
 
 import brian2
 
-from neuro_grlu.plotting import _save
-from neuro_grlu.spiking.experiments.conditioning import Protocol, definition, fig_schultz, responses, run_conditioning
+from neuro_grlu.figures.common import save_png
+from neuro_grlu.figures.plasticity_data import fig_schultz
+from neuro_grlu.spiking.experiments.conditioning import Protocol, definition, responses, run_conditioning
 
 OUT = Path(__file__).resolve().parent / "results" / "td-conditioning"
 
@@ -39,7 +40,7 @@ def main() -> None:
             "window_s": 0.3, "probes": p.probes().tolist()}
     (OUT / "responses.json").write_text(json.dumps({"meta": meta, "responses": r}, indent=1, default=float) + "\n")
     (OUT / "definition.json").write_text(json.dumps(raw, indent=1) + "\n")
-    _save(fig_schultz(result), OUT / "schultz.png")
+    save_png(fig_schultz(result), OUT / "schultz.png")
     print(json.dumps(r, indent=1, default=float))
 
 

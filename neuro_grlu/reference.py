@@ -3,6 +3,9 @@
 * :data:`BI_POO_1998`: the STDP window of Bi & Poo (1998), reconstructed from the published
   exponential fit (see ``data/README.md``): columns ``dt_ms`` (t_post - t_pre, ms) and
   ``dw_percent`` (weight change, %).
+* :data:`SJOSTROM_2001`: the frequency dependence of STDP measured by Sjöström, Turrigiano &
+  Nelson (2001) at dt = ±10 ms, 0.1-50 Hz (group mean EPSP ratio, SEM, n; digitised points,
+  see ``data/README.md``); read with :func:`read_sjostrom`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,29 @@ import numpy as np
 from .errors import DataError
 
 BI_POO_1998 = Path(__file__).resolve().parents[1] / "data" / "bi_poo_1998.csv"
+SJOSTROM_2001 = Path(__file__).resolve().parents[1] / "data" / "sjostrom_2001.csv"
+SJOSTROM_COLUMNS = ("row_id", "frequency_hz", "dt_ms", "pairs_per_burst", "n_bursts", "burst_period_s",
+                    "epsp_ratio", "sem", "n")
+
+
+def read_sjostrom(path=None) -> list[dict]:
+    """Rows of ``data/sjostrom_2001.csv`` (``#`` comments skipped) as dicts of floats
+    (``row_id`` a string): frequency (Hz), dt = t_post - t_pre (ms), the protocol (pairs
+    per burst, bursts, burst period in s) and the measured EPSP ratio with its SEM and n."""
+    path = Path(path) if path else SJOSTROM_2001
+    try:
+        lines = [line for line in path.read_text().splitlines() if line and not line.startswith("#")]
+    except OSError as exc:
+        raise DataError(f"cannot read the Sjöström data {path}: {exc.strerror}") from None
+    rows = []
+    for r in csv.DictReader(lines):
+        try:
+            rows.append({k: (r[k] if k == "row_id" else float(r[k])) for k in SJOSTROM_COLUMNS})
+        except (KeyError, ValueError, TypeError):
+            raise DataError(f"{path}: expected columns {','.join(SJOSTROM_COLUMNS)} with numbers") from None
+    if not rows:
+        raise DataError(f"{path} holds no data rows")
+    return rows
 
 
 def read_reference(path=None) -> tuple[np.ndarray, np.ndarray]:

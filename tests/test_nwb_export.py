@@ -59,6 +59,9 @@ def test_nwbinspector_finds_no_error(run_file, tmp_path):
     bad = [m for m in messages if m.importance in (Importance.CRITICAL, Importance.PYNWB_VALIDATION,
                                                    Importance.ERROR)]
     assert not bad, bad
+    # the one best-practice violation left: a simulated network has no species
+    violations = {m.check_function_name for m in messages if m.importance == Importance.BEST_PRACTICE_VIOLATION}
+    assert violations <= {"check_subject_species_exists"}, violations
 
 
 def test_run_without_spikes_is_refused(tmp_path, capsys):
@@ -70,3 +73,15 @@ def test_run_without_spikes_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "holds no spike trains" in err[0]
     assert not (tmp_path / "x.nwb").exists()
+
+
+def test_run_of_another_kind_is_refused(tmp_path, capsys):
+    from neuro_grlu.io import RunWriter
+
+    path = tmp_path / "rate.h5"
+    with RunWriter(path, config={"kind": "rate"}, seed=0, model="m", kind="rate", epochs_planned=1) as w:
+        w.append_epoch({"test_accuracy": 0.5})
+        w.finish()
+    assert main(["export", str(path), "--nwb", str(tmp_path / "y.nwb")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "kind 'rate'" in err[0] and "no spike trains" in err[0]

@@ -1,4 +1,5 @@
-"""``neuro-grlu simulate`` and ``neuro-grlu stdp-window``: the spiking learner's commands.
+"""``neuro-grlu simulate``, ``neuro-grlu stdp-window`` and ``neuro-grlu export``: the spiking
+learner's commands.
 
 :func:`add_subcommands` registers them on the main parser's subparsers; user errors
 are :class:`~neuro_grlu.errors.NeuroGRLUError` and reach the user as one line.
@@ -68,6 +69,21 @@ def _cmd_stdp_window(args) -> int:
     return 0
 
 
+def _cmd_export(args) -> int:
+    from ..errors import ConfigError
+    from ..spiking.nwb import export_nwb
+
+    if not args.nwb:
+        raise ConfigError("say what to export to: neuro-grlu export RUN.h5 --nwb OUT.nwb")
+    try:
+        import pynwb  # noqa: F401
+    except ImportError:
+        raise ConfigError("NWB export needs pynwb: pip install 'neuro-grlu[nwb]'") from None
+    out = export_nwb(args.run, args.nwb, overwrite=args.overwrite)
+    print(f"wrote {out}")
+    return 0
+
+
 def _threads(text: str) -> int:
     """--threads: a whole number >= 0 (checked before anything runs)."""
     try:
@@ -82,7 +98,7 @@ def _threads(text: str) -> int:
 
 
 def add_subcommands(sub) -> None:
-    """Register ``simulate`` and ``stdp-window`` on an argparse subparsers object."""
+    """Register ``simulate``, ``stdp-window`` and ``export`` on an argparse subparsers object."""
     s = sub.add_parser("simulate", help="simulate a spiking model (kind = \"spiking\") with Brian2 and write a run file")
     s.add_argument("model", help="spiking model name in models/ or path to a .toml file")
     s.add_argument("--duration", type=float, metavar="S", help="override simulation.duration_s (seconds)")
@@ -112,3 +128,10 @@ def add_subcommands(sub) -> None:
     w.add_argument("--target", choices=("runtime", "numpy"), default="runtime")
     w.add_argument("--data", help="reference CSV (default data/bi_poo_1998.csv)")
     w.set_defaults(func=_cmd_stdp_window)
+
+    e = sub.add_parser("export", help="write a spiking run file in another format (NWB: Neurodata Without Borders)")
+    e.add_argument("run", help="spiking run file (.h5) written by `neuro-grlu simulate`")
+    e.add_argument("--nwb", metavar="OUT.nwb", help="NWB file to write (spike times per neuron with populations, "
+                   "dopamine and tracked weights as time series, the definition and provenance as metadata)")
+    e.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    e.set_defaults(func=_cmd_export)

@@ -25,6 +25,10 @@ continual  fewshot       accuracy (%) on the new classes against examples per cl
                          (mean ± s.d. over draws); several runs overlaid
 stdp-window window       weight change (%) against spike timing (ms), model vs
                          Bi & Poo (1998) with exponential fits
+(results)  frequency     EPSP ratio against pairing frequency, models vs Sjöström et
+                         al. (2001) (``plasticity_data.fig_frequency``)
+(results)  schultz       dopamine-neuron PSTHs and rasters in the layout of Schultz,
+                         Dayan & Montague (1997) (``plasticity_data.fig_schultz``)
 ========== ============= ============================================================
 """
 

@@ -3,7 +3,7 @@
 ``neuro-grlu export RUN.h5 --nwb OUT.nwb`` (:func:`export_nwb`) writes
 
 * ``units``: one row per simulated neuron (spike sources excluded), with its spike times
-  (s), a ``population`` column (the definition's population name) and ``neuron_index``
+  (s; ``resolution`` = the simulation time step), a ``population`` column (the definition's population name) and ``neuron_index``
   (the index within the run's ``neurons`` group, as in ``spike_i``);
 * ``processing/model_state``: ``dopamine`` (the global dopamine concentration ``d``,
   dimensionless, unit "a.u.") and, for plastic runs, ``tracked_weights`` (the weights of
@@ -68,6 +68,7 @@ def export_nwb(run_path, out, *, overwrite: bool = False) -> Path:
     """Write the spiking run file `run_path` as the NWB file `out`; returns its path."""
     from hdmf.backends.hdf5 import H5DataIO  # noqa: F401  (pynwb's backend; imported to fail early)
     from pynwb import NWBHDF5IO, NWBFile, ProcessingModule, TimeSeries
+    from pynwb.file import Subject
 
     from ..io import read_run
 
@@ -93,7 +94,19 @@ def export_nwb(run_path, out, *, overwrite: bool = False) -> Path:
         source_script=run.command or "neuro_grlu",
         source_script_file_name="neuro_grlu",
         keywords=["simulation", "spiking network", "Brian2", "STDP", "dopamine"],
+        # no animal: the "subject" is the simulated network (nwbinspector requires one)
+        # sex "U" (unknown / not applicable) and date_of_birth = the moment the network was
+        # built; species is left out (no taxon applies; nwbinspector reports it as a
+        # best-practice violation, not an error)
+        subject=Subject(subject_id=f"{run.model}-seed{run.seed}", sex="U", date_of_birth=_start_time(run.created),
+                        description=f"in-silico spiking network (neuro_grlu definition {run.model!r}, seed "
+                                    f"{run.seed}), instantiated when the run started; not an animal"),
     )
+    dt_s = float(cfg.get("simulation", {}).get("dt_ms", 1.0)) / 1000.0
+    from pynwb.misc import Units
+
+    nwb.units = Units(name="units", description="simulated neurons; spike times on the simulation grid",
+                      resolution=dt_s)
     nwb.add_unit_column("population", "population of the neuron in the spiking definition")
     nwb.add_unit_column("neuron_index", "index of the neuron in the run's neurons group (spike_i)")
     i = np.asarray(run.arrays["spike_i"]).astype(np.int64)
@@ -105,7 +118,7 @@ def export_nwb(run_path, out, *, overwrite: bool = False) -> Path:
         for k in range(a, b):
             spikes = t[bounds[k]:bounds[k + 1]] if k + 1 < len(bounds) else np.zeros(0)
             nwb.add_unit(spike_times=spikes, population=name, neuron_index=k, id=k)
-    module = ProcessingModule("model_state", "state of the simulated network: dopamine and tracked synapses")
+    module = ProcessingModule(name="model_state", description="state of the simulated network: dopamine and tracked synapses")
     nwb.add_processing_module(module)
     state_dt = float(cfg.get("recording", {}).get("state_dt_ms", 10.0)) / 1000.0
     if "dopamine" in run.arrays and len(run.arrays["dopamine"]):
@@ -138,7 +151,7 @@ def export_nwb(run_path, out, *, overwrite: bool = False) -> Path:
                                                      data=np.asarray(run.arrays["post_idx"])[k].astype(np.int64))])
             module.add(table)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
+    tmp = out.with_name(out.stem + ".partial.nwb")
     with NWBHDF5IO(str(tmp), "w") as io:
         io.write(nwb)
     tmp.replace(out)

@@ -83,7 +83,9 @@ def run_conditioning(raw: dict, protocol: Protocol = Protocol(), target: str = "
     -------
     dict with ``t_bin`` (s, shape (n_bins,)), ``delta`` and ``value`` (TD error and value
     at each bin boundary, same shape), ``t_d``/``d`` (dopamine concentration), ``spike_i``
-    and ``spike_t`` (dopamine-neuron spikes, s), ``n_neurons`` and the protocol.
+    and ``spike_t`` (dopamine-neuron spikes, s), ``n_neurons``, the protocol and its
+    ``after_trials`` (:func:`after_trials`). Draw it with
+    :func:`neuro_grlu.figures.plasticity_data.fig_schultz`.
     """
     import brian2 as b2
     from brian2 import second
@@ -97,7 +99,8 @@ def run_conditioning(raw: dict, protocol: Protocol = Protocol(), target: str = "
     td, dmon = built.monitors["td"], built.monitors["dopamine"]
     out = {"t_bin": np.asarray(td.t_), "delta": np.asarray(td.delta[0]), "value": np.asarray(td.V[0]),
            "t_d": np.asarray(dmon.t_), "d": np.asarray(dmon.d[0]), "n_neurons": cfg.dopamine.neurons,
-           "base_rate_hz": cfg.dopamine.base_rate_hz, "protocol": protocol, "config": cfg.to_dict()}
+           "base_rate_hz": cfg.dopamine.base_rate_hz, "protocol": protocol, "config": cfg.to_dict(),
+           "after_trials": after_trials(protocol)}
     if "dopamine_spikes" in built.monitors:
         m = built.monitors["dopamine_spikes"]
         out["spike_i"], out["spike_t"] = np.asarray(m.i[:]), np.asarray(m.t_[:])
@@ -141,59 +144,3 @@ def responses(result: dict, *, after_from: int | None = None) -> dict:
                      "pre_reward": rate_in(result, trials, p.reward_delay_s - WINDOW_S, WINDOW_S),
                      "baseline": rate_in(result, trials, -BASELINE_S, BASELINE_S), "trials": len(trials)}
     return out
-
-
-def fig_schultz(result: dict, bin_s: float = 0.05):
-    """The layout of Schultz, Dayan & Montague (1997, Fig. 1): three rows (no prediction,
-    reward occurs / reward predicted, reward occurs / reward predicted, no reward), each a
-    histogram of the dopamine neurons' rate over time from the cue above a raster, plus
-    the TD error of the same trials."""
-    from matplotlib.figure import Figure
-
-    p = result["protocol"]
-    probes = p.probes()
-    after = after_trials(p)
-    rows = (("No prediction, reward occurs (trial 1)", [0], True),
-            (f"Reward predicted, reward occurs ({len(after)} trials after learning)", after, True),
-            (f"Reward predicted, no reward occurs ({len(probes)} probe trials)", probes, False))
-    fig = Figure(figsize=(6.5, 8.5), layout="constrained")
-    axes = fig.subplots(6, 1, gridspec_kw={"height_ratios": [1.2, 1] * 3}, sharex=True)
-    lo, hi = -0.5, p.reward_delay_s + 1.0
-    edges = np.arange(lo, hi + 1e-9, bin_s)
-    cues = p.cue_times()
-    t, i = result["spike_t"], result["spike_i"]
-    for k, (title, trials, rewarded) in enumerate(rows):
-        ax_h, ax_r = axes[2 * k], axes[2 * k + 1]
-        rel = np.concatenate([t[(t >= cues[j] + lo) & (t < cues[j] + hi)] - cues[j] for j in trials])
-        counts, _ = np.histogram(rel, bins=edges)
-        ax_h.bar(edges[:-1], counts / (len(trials) * result["n_neurons"] * bin_s), width=bin_s, align="edge",
-                 color="k")
-        ax_h.axhline(result["base_rate_hz"], color="0.6", lw=0.8, ls=":")
-        ax_h.set_ylabel("rate (Hz)", fontsize=8)
-        ax_h.set_title(title, fontsize=9, loc="left")
-        ax_d = ax_h.twinx()
-        tb = result["t_bin"]
-        sel = [(tb >= cues[j] + lo) & (tb < cues[j] + hi) for j in trials]
-        m = np.mean([result["delta"][s][: min(map(np.sum, sel))] for s in sel], axis=0)
-        ax_d.step(tb[sel[0]][: len(m)] - cues[trials[0]], m, where="post", color="C3", lw=1)
-        ax_d.set_ylabel("TD error δ", color="C3", fontsize=8)
-        ax_d.tick_params(axis="y", labelcolor="C3", labelsize=7)
-        # raster: the trials (at most 10) x the neurons (at most 5 each)
-        shown = list(trials)[-10:]
-        row = 0
-        for j in shown:
-            for n in range(min(5, result["n_neurons"])):
-                s = t[(i == n) & (t >= cues[j] + lo) & (t < cues[j] + hi)] - cues[j]
-                ax_r.plot(s, np.full(len(s), row), "|", color="k", ms=2.5)
-                row += 1
-        ax_r.set_yticks([])
-        ax_r.set_ylabel(f"{len(shown)} trials\nx 5 cells", fontsize=7)
-        for ax in (ax_h, ax_r):
-            ax.axvline(0.0, color="C0", lw=0.8)
-            ax.axvline(p.reward_delay_s, color="C2" if rewarded else "C2", lw=0.8, ls="-" if rewarded else "--")
-        ax_h.text(0.0, 1.0, " CS", color="C0", transform=ax_h.get_xaxis_transform(), fontsize=8, va="top")
-        ax_h.text(p.reward_delay_s, 1.0, " R" if rewarded else " (no R)", color="C2",
-                  transform=ax_h.get_xaxis_transform(), fontsize=8, va="top")
-    axes[-1].set_xlabel("time from cue (s)")
-    axes[-1].set_xlim(lo, hi)
-    return fig

@@ -19,39 +19,21 @@ standard errors: ``chi2 = sum(((model - data)/sem)^2)`` over the rows, ``rmse_ov
 from __future__ import annotations
 
 import copy
-import csv
-from pathlib import Path
 
 import numpy as np
 
 from ...definitions import apply_overrides, load_raw
-from ...errors import ConfigError, DataError
+from ...errors import ConfigError
+from ...reference import read_sjostrom
 from ..config import SOURCE_MODELS, parse_spiking
 
-DATA = Path(__file__).resolve().parents[3] / "data" / "sjostrom_2001.csv"
-COLUMNS = ("row_id", "frequency_hz", "dt_ms", "pairs_per_burst", "n_bursts", "burst_period_s",
-           "epsp_ratio", "sem", "n")
 AXONAL_DELAY_MS = 1.0
 START_MS = 200.0
 
 
 def read_data(path=None) -> list[dict]:
-    """Rows of ``data/sjostrom_2001.csv`` (``#`` comments skipped) as dicts of numbers
-    (``row_id`` a string)."""
-    path = Path(path) if path else DATA
-    try:
-        lines = [line for line in path.read_text().splitlines() if line and not line.startswith("#")]
-    except OSError as exc:
-        raise DataError(f"cannot read the Sjöström data {path}: {exc.strerror}") from None
-    rows = []
-    for r in csv.DictReader(lines):
-        try:
-            rows.append({k: (r[k] if k == "row_id" else float(r[k])) for k in COLUMNS})
-        except (KeyError, ValueError, TypeError):
-            raise DataError(f"{path}: expected columns {','.join(COLUMNS)} with numbers") from None
-    if not rows:
-        raise DataError(f"{path} holds no data rows")
-    return rows
+    """The data rows (:func:`neuro_grlu.reference.read_sjostrom`)."""
+    return read_sjostrom(path)
 
 
 def pairing_times(row: dict, start_ms: float = START_MS) -> tuple[np.ndarray, np.ndarray]:
@@ -241,31 +223,3 @@ def table_rows(results: list[dict]) -> list[dict]:
             row[res["label"]] = res["model_ratio"][k]
         out.append(row)
     return out
-
-
-def fig_frequency(results: list[dict]):
-    """Two panels (dt = +10 ms, dt = -10 ms): EPSP ratio against pairing frequency, data
-    mean ± SEM and one line per model (its chi2 and points within SEM in the legend)."""
-    from matplotlib.figure import Figure
-
-    rows = results[0]["rows"]
-    f = np.array([r["frequency_hz"] for r in rows])
-    dt = np.array([r["dt_ms"] for r in rows])
-    d = np.array([r["epsp_ratio"] for r in rows])
-    s = np.array([r["sem"] for r in rows])
-    fig = Figure(figsize=(9, 4), layout="constrained")
-    axes = fig.subplots(1, 2, sharey=True)
-    for ax, sign in zip(axes, (1, -1)):
-        sel = np.flatnonzero(np.sign(dt) == sign)
-        sel = sel[np.argsort(f[sel])]
-        ax.axhline(1.0, color="0.8", lw=0.8)
-        ax.errorbar(f[sel], d[sel], yerr=s[sel], fmt="ks", mfc="white", capsize=3, label="Sjöström et al. 2001 (mean ± SEM)")
-        for k, res in enumerate(results):
-            m = np.asarray(res["model_ratio"])
-            ax.plot(f[sel], m[sel], "o-", color=f"C{k}", ms=4,
-                    label=f"{res['label']}: χ² {res['chi2']:.1f}, {res['within_sem']}/{res['n_points']} within SEM")
-        ax.set_xlabel("pairing frequency (Hz)")
-        ax.set_title(f"Δt = t_post − t_pre = {sign * 10:+d} ms")
-    axes[0].set_ylabel("EPSP after / before")
-    axes[1].legend(fontsize=6.5, loc="upper left")
-    return fig
