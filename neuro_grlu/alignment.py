@@ -38,7 +38,9 @@ def true_gradient(rule, net: Network, x: np.ndarray, y: np.ndarray) -> list:
     whose model is not the shared MLP (EqProp: the gradient of its equilibrium cost), else the
     exact gradient of the shared MLP's batch-mean cross-entropy."""
     own = getattr(rule, "true_gradient", None)
-    return own(net, x, y) if own is not None else loss_gradient(net, x, y)
+    if own is not None:
+        return own(net, x, y)
+    return loss_gradient(net, net.decorrelated(x), y)  # w.r.t. W, b at fixed decorrelation R
 
 
 def layer_cosines(update, gradient) -> np.ndarray:

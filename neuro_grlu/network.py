@@ -118,6 +118,9 @@ class Network:
     arch: Architecture
     W: list[np.ndarray] = field(default_factory=list)
     b: list[np.ndarray] = field(default_factory=list)
+    #: Optional decorrelation of the first layer's input, float32 ``(n_in, n_in)``: the network
+    #: then reads ``R·LN(x)`` instead of ``x`` (see :mod:`neuro_grlu.rules.decorrelation`).
+    R: np.ndarray | None = None
 
     @classmethod
     def init(cls, arch: Architecture, rng: np.random.Generator) -> "Network":
@@ -131,13 +134,16 @@ class Network:
         return cls(arch, W, b)
 
     def copy(self) -> "Network":
-        return Network(self.arch, [w.copy() for w in self.W], [v.copy() for v in self.b])
+        return Network(self.arch, [w.copy() for w in self.W], [v.copy() for v in self.b],
+                       None if self.R is None else self.R.copy())
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """``{"W0": ..., "b0": ..., ...}`` for run files."""
         out = {}
         for i, (w, v) in enumerate(zip(self.W, self.b)):
             out[f"W{i}"], out[f"b{i}"] = w, v
+        if self.R is not None:
+            out["R0"] = self.R
         return out
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
@@ -145,6 +151,8 @@ class Network:
         new = Network.from_state_dict(self.arch, state)
         for mine, saved in zip(self.W + self.b, new.W + new.b):
             np.copyto(mine, saved)
+        if new.R is not None:
+            self.R = new.R.copy()
 
     @classmethod
     def from_state_dict(cls, arch: Architecture, state: dict[str, np.ndarray]) -> "Network":
@@ -155,7 +163,17 @@ class Network:
                 raise ConfigError(
                     f"weights W{i} have shape {w.shape}, the architecture needs {(arch.fan_out(i), arch.fan_in(i))}"
                 )
-        return cls(arch, W, b)
+        R = None
+        if "R0" in state:
+            R = np.asarray(state["R0"], np.float32)
+            if R.shape != (arch.n_in, arch.n_in):
+                raise ConfigError(f"decorrelation R0 has shape {R.shape}, the architecture needs {(arch.n_in, arch.n_in)}")
+        return cls(arch, W, b, R)
+
+    def decorrelated(self, x: np.ndarray) -> np.ndarray:
+        """What the first layer reads: ``x`` itself, or ``LN(x)·Rᵀ`` float32 when :attr:`R` is set."""
+        x = np.asarray(x, np.float32)
+        return x if self.R is None else layer_norm(x) @ self.R.T
 
     def hidden_activation(self, layer: int, z: np.ndarray) -> np.ndarray:
         """Deterministic (evaluation) activation of hidden layer ``layer``: ReLU or hard top-k."""
@@ -165,7 +183,7 @@ class Network:
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Noise-free logits, float32 ``(B, n_out)``, for inputs ``(B, n_in)``."""
-        x = np.asarray(x, np.float32)
+        x = self.decorrelated(x)
         hidden_outputs = []
         h = x
         for layer in range(len(self.arch.hidden)):

@@ -35,6 +35,7 @@ from ..network import LN_EPS, Architecture, Network, topk_mask
 from ..params import ParamSet, param
 from ..schedules import SCHEDULES
 from .base import Rule, register
+from .decorrelation import DECORRELATE
 from .optim import MomentumState, momentum_descent
 from .state import LearnerState
 
@@ -170,6 +171,9 @@ class BackpropParams(ParamSet):
     weight_decay: float = param(0.0, low=0.0, doc="L2 penalty on weights (not biases), per step")
     feedback_scale: float = param(1.0, low=0.0, low_open=True,
                                   doc="FA/DFA: feedback matrices ~ N(0, scale^2/fan) (ignored by backprop)")
+    decorrelate: str = param("none", choices=DECORRELATE,
+                             doc="'antihebbian': decorrelate the first layer's inputs by a local anti-Hebbian rule (Dalm et al. 2023)")
+    decorrelate_lr: float = param(1e-6, low=0.0, low_open=True, doc="learning rate of the decorrelation matrix, per example")
 
 
 @dataclass

@@ -46,6 +46,7 @@ from ..network import Architecture, Network, layer_norm, log_softmax_at, topk_ma
 from ..params import ParamSet, param
 from ..schedules import SCHEDULES
 from .base import Rule, register
+from .decorrelation import DECORRELATE
 from .state import LearnerState, runtime
 
 BACKENDS = ("auto", "numba", "numpy", "tiled")
@@ -348,6 +349,9 @@ class GRLUParams(ParamSet):
         doc="where hidden noise enters: 'output' (after the activation, published; hidden update biased) "
         "or 'input' (before it: classical node perturbation, unbiased as sigma -> 0)",
     )
+    decorrelate: str = param("none", choices=DECORRELATE,
+                             doc="'antihebbian': decorrelate the first layer's inputs by a local anti-Hebbian rule (Dalm et al. 2023)")
+    decorrelate_lr: float = param(1e-6, low=0.0, low_open=True, doc="learning rate of the decorrelation matrix, per example")
 
 
 @register

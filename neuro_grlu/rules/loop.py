@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import decorrelation
 from .base import Rule
 from .state import LearnerState
 
@@ -20,6 +21,8 @@ def init_learner(rule: Rule, init_rng: np.random.Generator, noise_rng: np.random
     if rule.is_legacy:
         return rule.init_model(init_rng), LearnerState(noise_rng)
     model = rule.init_model(init_rng)
+    if decorrelation.enabled(rule.params):
+        decorrelation.init(model)
     return model, rule.init(model, init_rng=init_rng, noise_rng=noise_rng)
 
 
@@ -35,7 +38,12 @@ def train_chunk(rule: Rule, model, state: LearnerState, x: np.ndarray, y: np.nda
     if rule.is_legacy:
         return state, rule.train_chunk(model, x, y, hyper, state.rng)
     x = rule.prepare_chunk(state, x)
+    decorrelate = decorrelation.enabled(rule.params)
+    if decorrelate:  # the rule trains on the decorrelated input; R then learns from it
+        x = decorrelation.transform(model, x)
     state, metrics = rule.step_chunk(model, state, x, y, hyper)
+    if decorrelate:
+        decorrelation.update(model, x, rule.params.decorrelate_lr)
     return state, metrics["reward"]
 
 
@@ -48,7 +56,10 @@ def close(rule: Rule, state: LearnerState | None) -> None:
 
 
 def delta(rule: Rule, model, state: LearnerState, x, y, hyper, rng):
-    """``rule.delta`` for either interface (see :meth:`~neuro_grlu.rules.base.Rule.delta`)."""
+    """``rule.delta`` for either interface (see :meth:`~neuro_grlu.rules.base.Rule.delta`);
+    ``x`` is the raw input (decorrelated here when the model decorrelates)."""
+    if getattr(model, "R", None) is not None:
+        x = decorrelation.transform(model, x)
     if rule.is_legacy:
         return rule.delta(model, x, y, hyper, rng)
     return rule.delta(model, state, x, y, hyper, rng)

@@ -1,0 +1,119 @@
+"""Decorrelation of the first layer's inputs (rule.decorrelate): it decorrelates, it is what the
+rules train on when on, and it changes nothing when off."""
+
+import numpy as np
+import pytest
+
+from neuro_grlu.errors import ConfigError
+from neuro_grlu.params import from_dict
+from neuro_grlu.network import Architecture, Network, layer_norm
+from neuro_grlu.rules import decorrelation, get_rule
+from neuro_grlu.rules.loop import init_learner, train_chunk
+
+RULES = {
+    "grlu": dict(pairs=2, lr_max=0.1, sigma_max=0.1),
+    "backprop": dict(lr_max=0.005),
+    "fa": dict(lr_max=0.005),
+    "dfa": dict(lr_max=0.005),
+}
+
+
+def correlated_data(n=4000, d=20, seed=0):
+    """Rows with strongly correlated features: a few shared factors plus a little private noise."""
+    rng = np.random.default_rng(seed)
+    factors = rng.normal(size=(n, 3)) @ rng.normal(size=(3, d))
+    x = (factors + 0.3 * rng.normal(size=(n, d)) + rng.normal(size=d)).astype(np.float32)
+    y = (factors[:, 0] > 0).astype(np.int64) + 2 * (factors[:, 1] > 0)
+    return x, y
+
+
+def make_rule(name, **extra):
+    arch = Architecture(n_in=20, hidden=(16,), n_out=4)
+    cls = get_rule(name)
+    return cls(from_dict(cls.Params, {**RULES[name], **extra}, "rule"), arch, batch_size=1)
+
+
+def test_antihebbian_rule_shrinks_the_off_diagonal_covariance():
+    x, _ = correlated_data()
+    net = Network.init(Architecture(n_in=20, hidden=(8,), n_out=4), np.random.default_rng(0))
+    decorrelation.init(net)
+    before = decorrelation.off_diagonal_covariance(decorrelation.transform(net, x))
+    variances_before = np.var(decorrelation.transform(net, x), axis=0)
+    for _ in range(5):
+        for s in range(0, len(x), 100):
+            decorrelation.update(net, decorrelation.transform(net, x[s : s + 100]), 1e-4)
+    xt = decorrelation.transform(net, x)
+    after = decorrelation.off_diagonal_covariance(xt)
+    assert after < 0.01 * before, (before, after)
+    # the rule removes correlations; it does not blow up or kill the inputs
+    assert np.all(np.var(xt, axis=0) > 0.05 * variances_before.min())
+    assert np.isfinite(net.R).all()
+
+
+def test_update_is_the_anti_hebbian_rule():
+    rng = np.random.default_rng(1)
+    net = Network.init(Architecture(n_in=6, hidden=(4,), n_out=3), rng)
+    net.R = (np.eye(6) + 0.1 * rng.normal(size=(6, 6))).astype(np.float32)
+    xt = rng.normal(size=(5, 6)).astype(np.float32)
+    expected = net.R.astype(np.float64).copy()
+    for row in xt.astype(np.float64):
+        c = np.outer(row, row)
+        np.fill_diagonal(c, 0.0)
+        expected -= 0.01 * c @ net.R.astype(np.float64)  # all examples of the chunk see the same R
+    decorrelation.update(net, xt, 0.01)
+    np.testing.assert_allclose(net.R, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_off_changes_nothing(name):
+    """decorrelate = "none": no R, and the loop's chunk is the rule's own step on the raw input."""
+    x, y = correlated_data(n=40)
+    rule = make_rule(name)
+    net, state = init_learner(rule, np.random.default_rng(3), np.random.default_rng(4))
+    assert net.R is None and "R0" not in net.state_dict()
+    twin, twin_state = init_learner(rule, np.random.default_rng(3), np.random.default_rng(4))
+    hyper = {"lr": 0.01, "sigma": 0.1}
+    for s in range(0, 40, rule.chunk_size):
+        state, _ = train_chunk(rule, net, state, x[s : s + rule.chunk_size], y[s : s + rule.chunk_size], hyper)
+        twin_state, _ = rule.step_chunk(twin, twin_state, x[s : s + rule.chunk_size], y[s : s + rule.chunk_size], hyper)
+    state.close(), twin_state.close()
+    for a, b in zip(net.W + net.b, twin.W + twin.b):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_on_the_rule_trains_on_the_decorrelated_input(name):
+    """decorrelate = "antihebbian": the weights change exactly as the rule's own equations say
+    for the input R·LN(x), and R then takes its anti-Hebbian step on that input."""
+    x, y = correlated_data(n=40)
+    on = make_rule(name, decorrelate="antihebbian", decorrelate_lr=1e-4)
+    off = make_rule(name)
+    net, state = init_learner(on, np.random.default_rng(3), np.random.default_rng(4))
+    assert net.R is not None and net.R.shape == (20, 20)
+    net.R += np.float32(0.05) * np.random.default_rng(5).normal(size=(20, 20)).astype(np.float32)
+    twin, twin_state = init_learner(off, np.random.default_rng(3), np.random.default_rng(4))
+    hyper = {"lr": 0.01, "sigma": 0.1}
+    n = min(on.chunk_size, 40)
+    xt = (layer_norm(x[:n]) @ net.R.T).astype(np.float32)
+    R_expected = net.R.copy()
+    decorrelation.update(Network(net.arch, [], [], R_expected), xt, 1e-4)
+    state, _ = train_chunk(on, net, state, x[:n], y[:n], hyper)
+    twin_state, _ = off.step_chunk(twin, twin_state, xt, y[:n], hyper)
+    state.close(), twin_state.close()
+    for a, b in zip(net.W + net.b, twin.W + twin.b):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(net.R, R_expected)
+    # evaluation reads through R too, and the run-file weights carry it
+    now = (layer_norm(x[:5]) @ net.R.T).astype(np.float32)
+    np.testing.assert_array_equal(net.forward(x[:5]), Network(net.arch, net.W, net.b).forward(now))
+    restored = Network.from_state_dict(net.arch, net.state_dict())
+    np.testing.assert_array_equal(restored.R, net.R)
+
+
+@pytest.mark.parametrize("key,value,allowed", [
+    ("decorrelate", "whiten", "'none', 'antihebbian'"),
+    ("noise_at", "hidden", "'output', 'input'"),
+])
+def test_bad_values_name_the_allowed_ones(key, value, allowed):
+    with pytest.raises(ConfigError, match=allowed):
+        make_rule("grlu", **{key: value})
