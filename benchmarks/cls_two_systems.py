@@ -11,6 +11,10 @@ weights) to ``--runs`` (outside git). ``table`` writes ``OUT/table.md`` from the
     # final rows: all 50,000 remaining training images, the full test set, 3 seeds
     python benchmarks/cls_two_systems.py run --split test --seeds 1 2 3 --out benchmarks/results/cls/two-systems/test
     python benchmarks/cls_two_systems.py table --out benchmarks/results/cls/two-systems/test
+    # figures: accuracy matrices and few-shot accuracy from the JSON rows; the raster of the
+    # spiking hippocampus during the first presentations of a new class
+    python benchmarks/cls_two_systems.py figures --out benchmarks/results/cls/two-systems/test
+    python benchmarks/cls_two_systems.py raster --out benchmarks/results/cls/two-systems
 
 ``--set`` adds overrides to every row (e.g. ``protocol.train_limit_per_task=2000`` for a
 smaller run; the JSON records them); ``--rows`` picks rows by name.
@@ -49,7 +53,8 @@ def run_row(name: str, seed: int, split: str, sets: list[str], out: Path, runs: 
     from neuro_grlu.cls.experiment import run_continual
     from neuro_grlu.data import load_mnist
 
-    overrides = [f"protocol.seed={seed}", f"protocol.evaluate={split}", *sets]
+    # every row holds out the same validation split (the last 10,000 training images)
+    overrides = ["protocol.validation=10000", f"protocol.seed={seed}", f"protocol.evaluate={split}", *sets]
     cfg = load_continual(name, overrides)
     runs.mkdir(parents=True, exist_ok=True)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -103,9 +108,112 @@ def table(out: Path) -> str:
     return text
 
 
+def figures(out: Path) -> list[Path]:
+    """Accuracy matrices (class-incremental, one panel per row) and few-shot accuracy per row."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = {}
+    for f in sorted(out.glob("*-seed*.json")):
+        r = json.loads(f.read_text())
+        rows.setdefault(r["name"], []).append(r)
+    names = [n for n in ROWS if n in rows]
+    made = []
+    fig, axes = plt.subplots(1, len(names), figsize=(2.6 * len(names), 2.8), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        A = np.nanmean([np.array(r["accuracy_matrix_class"], dtype=float) for r in rows[name]], axis=0)
+        ax.imshow(A, vmin=0, vmax=1, cmap="viridis")
+        for (i, j), v in np.ndenumerate(A):
+            if j <= i:
+                ax.text(j, i, f"{100 * v:.0f}", ha="center", va="center", fontsize=6, color="w" if v < 0.6 else "k")
+        ax.set_title(name.replace("cls-", "").replace("-hippocampus", "\n"), fontsize=6)
+        ax.set_xlabel("task", fontsize=6)
+        ax.set_ylabel("after stage", fontsize=6)
+        ax.tick_params(labelsize=6)
+    fig.tight_layout()
+    path = out / "accuracy-matrices.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    made.append(path)
+    fs = [n for n in names if rows[n][0]["fewshot_accuracy"]]
+    if fs:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        for name in fs:
+            shots = rows[name][0]["fewshot_shots"]
+            acc = np.array([r["fewshot_accuracy"] for r in rows[name]], dtype=float)
+            ax.errorbar(shots, 100 * acc.mean(axis=0), yerr=100 * acc.std(axis=0), marker="o", capsize=2,
+                        label=name.replace("cls-", ""))
+        ax.axhline(20, color="grey", lw=0.5)
+        ax.set_xscale("log")
+        ax.set_xlabel("examples per new class (5-way, digits 5-9)")
+        ax.set_ylabel("accuracy %")
+        ax.legend(fontsize=5)
+        fig.tight_layout()
+        path = out / "fewshot.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        made.append(path)
+    return made
+
+
+def raster(out: Path, model: str = "cls-hippocampus-pixels-spiking-label", old_images: int = 1000,
+           new_images: int = 12) -> Path:
+    """Train on digits 0 and 1 (training images only), then record the output spikes during the
+    first ``new_images`` presentations of digit 2; plot them with the falling threshold."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from neuro_grlu.cls.config import load_continual
+    from neuro_grlu.cls.hippocampus import make_learner
+    from neuro_grlu.cls.tasks import subset
+    from neuro_grlu.data import load_mnist
+
+    cfg = load_continual(model)
+    d = load_mnist()
+    n_train = len(d.y_train) - cfg.protocol.validation
+    x, y = d.x_train[:n_train].astype(np.float32) / 255, np.asarray(d.y_train[:n_train], np.int64)
+    h = make_learner(cfg.hippocampus_learner, cfg.hippocampus, x.shape[1], 10)
+    xo, yo = subset(x, y, [0, 1], old_images)
+    h.fit_online(xo, yo)
+    xn, yn = subset(x, y, [2], new_images)
+    h.record_raster = True
+    first = h.fit_online(xn, yn)
+    k, units, step = h.last_raster
+    p = h.params
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    colors = plt.get_cmap("tab10")
+    t = (k * h.slot_steps + step) * p.dt_ms
+    cls = units // p.units_per_class
+    for c in np.unique(cls):
+        m = cls == c
+        ax.scatter(t[m], units[m], s=9, color=colors(c), label=f"class {c} unit", zorder=3)
+    for i in range(new_images + 1):
+        ax.axvline(i * h.slot_ms, color="grey", lw=0.4)
+    ax.set_xlabel(f"simulated time (ms); one presentation = {h.slot_ms:.1f} ms")
+    ax.set_ylabel("output unit")
+    ax.set_title(f"first {new_images} presentations of digit 2 after learning 0 and 1 ({p.teacher} teacher); "
+                 f"first spike right: {int(first.sum())}/{new_images}", fontsize=7)
+    ax.legend(fontsize=6, loc="upper right")
+    fig.tight_layout()
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"raster-first-new-class-{p.teacher}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    (out / f"raster-first-new-class-{p.teacher}.json").write_text(json.dumps(
+        {"model": model, "old_images": old_images, "new_images": new_images, "first_spike_right": first.tolist(),
+         "spikes_per_presentation": np.bincount(k, minlength=new_images).tolist(),
+         "units_of_class_2_used_after": int((h.wins[2 * p.units_per_class : 3 * p.units_per_class] > 0).sum())}, indent=1))
+    return path
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=("run", "table"))
+    ap.add_argument("what", choices=("run", "table", "figures", "raster"))
+    ap.add_argument("--model", default="cls-hippocampus-pixels-spiking-label", help="raster: the definition")
     ap.add_argument("--split", choices=("validation", "test"), default="validation")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1])
     ap.add_argument("--rows", nargs="+", default=ROWS, help="definitions to run (default: all rows)")
@@ -121,8 +229,12 @@ def main(argv=None) -> int:
             for seed in a.seeds:
                 run_row(name, seed, a.split, a.set, a.out, a.runs)
                 print(table(a.out), flush=True)
-    else:
+    elif a.what == "table":
         print(table(a.out))
+    elif a.what == "figures":
+        print(*figures(a.out), sep="\n")
+    else:
+        print(raster(a.out, a.model))
     return 0
 
 

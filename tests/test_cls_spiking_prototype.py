@@ -252,3 +252,17 @@ def test_localized_cortex_is_local_sparse_and_fixed():
     assert f.shape == (7, 100) and np.all((f > 0).sum(axis=1) <= 10) and np.all(f >= 0)
     with pytest.raises(ValueError):
         c.W[0, 0] = 1.0  # frozen
+
+
+def test_unseen_tasks_can_be_skipped_without_being_scored():
+    from neuro_grlu.cls.tasks import evaluate_tasks
+
+    calls = []
+
+    def logits(x):
+        calls.append(len(x))
+        return np.tile(np.eye(4)[0], (len(x), 1))
+
+    y = np.arange(40) % 4
+    out = evaluate_tasks(logits, np.zeros((40, 2)), y, [[0, 1], [2, 3]], 1, "class", unseen=False)
+    assert out[0] == 0.5 and np.isnan(out[1]) and calls == [20]

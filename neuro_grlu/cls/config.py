@@ -51,6 +51,7 @@ class ProtocolParams(ParamSet):
     seed: int = param(1, low=0, doc="seed of example order, noise and few-shot draws")
     validation: int = param(0, low=0, doc="hold out the last N training images as a validation split (0 = none); nothing trains on them")
     evaluate: str = param("test", choices=("test", "validation"), doc="score on the test set, or on the validation split (settings are chosen there; the test images are then never read)")
+    evaluate_unseen: bool = param(True, doc="also score the tasks not learnt yet after each stage (false: NaN above the diagonal of the accuracy matrix; saves evaluation time)")
     fewshot: tuple = param((), doc="examples per class for the few-shot experiment, e.g. [1, 5, 10, 100] ([] = skip)")
     fewshot_classes: tuple = param((5, 6, 7, 8, 9), doc="the new classes of the few-shot experiment")
     fewshot_repeats: int = param(3, low=1, doc="independent draws per few-shot size")

@@ -196,7 +196,7 @@ def run_continual(cfg: ContinualConfig, dataset: Dataset, *, out: str | None = N
             stage_time = time.perf_counter() - t0
             row = {"train_reward": float(np.nanmean(r)) if len(r) else float("nan"), "stage_time": stage_time}
             for scen in ("class", "task"):
-                A[scen][s] = evaluate_tasks(logits_fn, eval_x, y_test, tasks, s + 1, scen)
+                A[scen][s] = evaluate_tasks(logits_fn, eval_x, y_test, tasks, s + 1, scen, pr.evaluate_unseen)
                 row[f"{scen}_avg_accuracy"] = float(np.mean(A[scen][s, : s + 1]))
                 for i in range(T):
                     row[f"{scen}_acc_t{i}"] = float(A[scen][s, i])

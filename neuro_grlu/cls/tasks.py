@@ -88,7 +88,8 @@ def masked_predict(logits: np.ndarray, allowed) -> np.ndarray:
     return allowed[np.asarray(logits)[:, allowed].argmax(axis=1)]
 
 
-def evaluate_tasks(logits_fn, x: np.ndarray, y: np.ndarray, tasks, seen: int, scenario: str) -> np.ndarray:
+def evaluate_tasks(logits_fn, x: np.ndarray, y: np.ndarray, tasks, seen: int, scenario: str,
+                   unseen: bool = True) -> np.ndarray:
     """Accuracy on every task's test images after ``seen`` tasks have been learnt.
 
     Parameters
@@ -99,6 +100,7 @@ def evaluate_tasks(logits_fn, x: np.ndarray, y: np.ndarray, tasks, seen: int, sc
     seen : number of tasks learnt so far (1..len(tasks)); class-incremental prediction is
         over the classes of tasks ``0..seen−1``
     scenario : ``"class"`` or ``"task"``
+    unseen : evaluate the tasks not seen yet too (``False``: NaN for them, saving their cost)
 
     Returns
     -------
@@ -110,6 +112,9 @@ def evaluate_tasks(logits_fn, x: np.ndarray, y: np.ndarray, tasks, seen: int, sc
     seen_classes = [c for t in tasks[:seen] for c in t]
     out = np.zeros(len(tasks))
     for i, classes in enumerate(tasks):
+        if not unseen and i >= seen:
+            out[i] = np.nan
+            continue
         xs, ys = subset(x, y, classes)
         if len(ys) == 0:
             out[i] = np.nan
