@@ -238,7 +238,8 @@ class RunWriter:
         return self._attrs["epochs_completed"]
 
     @classmethod
-    def resume(cls, path, *, config: dict, kind: str = "rate") -> "RunWriter":
+    def resume(cls, path, *, config: dict, kind: str = "rate", metric_units: dict[str, str] | None = None,
+               metric_descriptions: dict[str, str] | None = None) -> "RunWriter":
         """A writer that continues the incomplete run file `path` from its last checkpoint.
 
         Its metrics, weights, arrays and learner state are loaded (:attr:`learner_state`);
@@ -272,8 +273,8 @@ class RunWriter:
             self._attrs = {k: (v.item() if isinstance(v, np.generic) else _str(v) if isinstance(v, bytes) else v)
                            for k, v in f.attrs.items()}
         self._attrs["status"] = "incomplete"
-        self._units = dict(run.metric_units)
-        self._descriptions = {}
+        self._units = {**(metric_units or {}), **run.metric_units}
+        self._descriptions = dict(metric_descriptions or {})
         with h5py.File(path, "r") as f:
             for name in f.get("metrics", {}):
                 desc = f["metrics"][name].attrs.get("description")

@@ -201,7 +201,9 @@ def train(
     writer = None
     start_epoch, seen, wall_before = 0, 0, 0.0
     if out is not None and resume:
-        writer = RunWriter.resume(out, config=config.to_dict(), kind="rate")
+        writer = RunWriter.resume(out, config=config.to_dict(), kind="rate",
+                                  metric_units={k: u for k, (u, _) in metric_info.items()},
+                                  metric_descriptions={k: d for k, (_, d) in metric_info.items()})
         start_epoch = writer.epochs_completed
         if start_epoch:
             seen, wall_before = _restore_run(writer, rule, net, state, order_rng, probe_rng, alignment, result)

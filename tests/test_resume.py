@@ -73,6 +73,12 @@ def cli(*argv):
     return code, err.getvalue()
 
 
+def sub_cli(*argv) -> subprocess.CompletedProcess:
+    """Run the CLI in a fresh process (one BLAS thread, as every CLI run: comparable bit for bit)."""
+    return subprocess.run([sys.executable, "-m", "neuro_grlu.cli", *map(str, argv)], capture_output=True, text=True,
+                          timeout=300, stdin=subprocess.DEVNULL)
+
+
 def killed_cli(argv, module: str, cls: str, method: str, at_call: int, sig: int) -> subprocess.CompletedProcess:
     """Run the CLI in a subprocess that sends itself ``sig`` at the ``at_call``-th call of ``cls.method``."""
     script = textwrap.dedent(f"""
@@ -123,7 +129,8 @@ def test_resume_after_sigkill_equals_the_uninterrupted_run(name, tiny_mnist, tmp
     model.write_text(toml)
     common = [model, "--data", tiny_mnist, *LIMIT, "--no-progress", "--no-plot"]
     full, part = tmp_path / "full.h5", tmp_path / "part.h5"
-    assert cli("train", *common, "--out", full)[0] == 0
+    proc = sub_cli("train", *common, "--out", full)
+    assert proc.returncode == 0, proc.stderr
 
     proc = killed_cli(["train", *common, "--out", part], module, cls, method, at_call, signal.SIGKILL)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
@@ -131,8 +138,8 @@ def test_resume_after_sigkill_equals_the_uninterrupted_run(name, tiny_mnist, tmp
     assert run.status == "running" or run.status == "incomplete"
     assert run.epochs_completed == 1  # killed in epoch 2
 
-    code, err = cli("train", *common, "--out", part, "--resume")
-    assert code == 0, err
+    proc = sub_cli("train", *common, "--out", part, "--resume")
+    assert proc.returncode == 0, proc.stderr
     assert_same_run(full, part)
 
 

@@ -304,6 +304,47 @@ def test_stopped_sweep_resumes_to_the_same_rows(tiny_mnist, model_toml, tmp_path
     same_rows(again.rows, reference.rows)
 
 
+def test_a_point_stopped_mid_run_is_continued_from_its_checkpoint(tiny_mnist, model_toml, tmp_path, monkeypatch):
+    """A point interrupted in epoch 2 is resumed (not restarted) and ends bit-identical to a
+    point that was never interrupted."""
+    import numpy as np
+
+    from neuro_grlu.rules.grlu import GRLU
+
+    body = 'seeds = [1]\nset = ["training.epochs=2", "data.train_limit=200", "data.test_limit=100"]'
+    (tmp_path / "ref").mkdir()
+    ref = load_sweep(write_sweep(tmp_path / "ref", body, model_toml))
+    run_sweep(ref, workers=0, data=tiny_mnist, **QUIET)
+    sweep = load_sweep(write_sweep(tmp_path, body, model_toml))
+    original, calls = GRLU.step_chunk, [0]
+
+    def interrupting(self, *a, **k):
+        calls[0] += 1
+        if calls[0] == 2:  # one chunk per epoch here: the first chunk of epoch 2
+            raise KeyboardInterrupt
+        return original(self, *a, **k)
+
+    monkeypatch.setattr(GRLU, "step_chunk", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(sweep, workers=0, data=tiny_mnist, **QUIET)
+    assert disk_state(sweep.points[0])[0] == "incomplete" and read_run(sweep.points[0].path).epochs_completed == 1
+
+    def counting(self, *a, **k):
+        calls[0] += 1
+        return original(self, *a, **k)
+
+    calls[0] = 0
+    monkeypatch.setattr(GRLU, "step_chunk", counting)
+    lines = []
+    result = run_sweep(sweep, workers=0, data=tiny_mnist, log=lines.append)
+    assert any("continuing it from its last checkpoint" in line for line in lines)
+    assert calls[0] == 1  # only epoch 2 was trained again
+    same_rows(result.rows, read_summary(ref.out))
+    a, b = read_run(sweep.points[0].path), read_run(ref.points[0].path)
+    for k in a.weights:
+        assert np.array_equal(a.weights[k], b.weights[k]), k
+
+
 def test_lock_refuses_a_second_sweep_and_takes_over_a_stale_one(tmp_path, model_toml, tiny_mnist):
     sweep = load_sweep(write_sweep(tmp_path, 'seeds = [1]\nset = ["training.epochs=1", "data.train_limit=20"]',
                                    model_toml))

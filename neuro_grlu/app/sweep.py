@@ -409,8 +409,16 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
     try:
         config = parse_config(task["raw"], task["model"])
         dataset = _load_data(task["data"])
-        train(config, dataset, out=str(path), overwrite=True, progress=False, command=task["command"],
-              log=lambda line: None)
+        resume = path.exists()  # the sweep kept it: an incomplete run to continue (_set_aside)
+        try:
+            train(config, dataset, out=str(path), resume=resume, overwrite=not resume, progress=False,
+                  command=task["command"], log=lambda line: None)
+        except RunFileError:
+            if not resume:
+                raise
+            path.unlink(missing_ok=True)  # cannot be continued (e.g. other configuration): start afresh
+            train(config, dataset, out=str(path), overwrite=True, progress=False, command=task["command"],
+                  log=lambda line: None)
     except Exception as exc:  # noqa: BLE001 - a failing point is recorded, the sweep goes on
         message = " ".join(str(exc).split()) or "(no message)"
         fields = _result_fields(path, failed=True)
@@ -422,13 +430,29 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _resumable(path: Path) -> bool:
+    """Whether an incomplete point file is worth continuing (``train --resume``): not diverged,
+    at least one epoch done, and a saved learner state."""
+    from ..io import read_learner_state
+
+    try:
+        run = _read_run(path)
+        return (run.status in ("running", "incomplete") and run.epochs_completed > 0
+                and read_learner_state(path) is not None)
+    except RunFileError:
+        return False
+
+
 def _set_aside(point: Point, state: str) -> str:
     """Move a point's file out of the way before the point runs again, so that the new run
-    writes (and, if it fails, leaves) its own file: an incomplete or unreadable file is
+    writes (and, if it fails, leaves) its own file: an incomplete file with a saved learner
+    state is kept and continued (``resume``), another incomplete or an unreadable file is
     deleted; a complete run of another configuration (``stale``) is kept as ``<file>.stale``.
     Returns a note for the log."""
     path = point.path
     path.with_name(path.name + ".new").unlink(missing_ok=True)
+    if state == "incomplete" and _resumable(path):
+        return "continuing it from its last checkpoint"
     if state == "stale":
         os.replace(path, path.with_name(path.name + ".stale"))
         return f"kept as {path.name}.stale"
@@ -683,7 +707,8 @@ def run_sweep(
                 todo.append(p)
                 if state != "missing":
                     what = _set_aside(p, state)
-                    notes.append(f"  {p.name}: {state} run file ({detail}; {what}); running it again")
+                    again = "" if what.startswith("continuing") else "; running it again"
+                    notes.append(f"  {p.name}: {state} run file ({detail}; {what}){again}")
         skipped = len(sweep.points) - len(todo)
         log(f"sweep {sweep.path.name}: {len(sweep.points)} runs, {skipped} already complete, "
             f"{len(todo)} to run -> {sweep.out}")
