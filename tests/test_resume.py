@@ -83,6 +83,8 @@ def killed_cli(argv, module: str, cls: str, method: str, at_call: int, sig: int)
     """Run the CLI in a subprocess that sends itself ``sig`` at the ``at_call``-th call of ``cls.method``."""
     script = textwrap.dedent(f"""
         import os, sys
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")  # as the CLI does before numpy is imported
         import {module} as m
         original = m.{cls}.{method}
         calls = [0]
