@@ -5,15 +5,19 @@ Measures training samples per second (784-256-10, batch 1, MNIST images) for
 * ``tiled``  — the published implementation's algorithm in NumPy: the input tiled over pairs,
   the whole network run per pair and sign (``backend = "tiled"``);
 * ``numpy``  — the shared-first-layer algorithm in NumPy (``backend = "numpy"``);
-* ``numba``  — the same as a compiled per-example kernel, noise drawn on a second thread
-  (``backend = "numba"``, the default for one hidden layer);
+* ``numba``  — the same as a compiled per-example kernel, noise drawn by NumPy on a second thread
+  (``backend = "numba"``, the default for one hidden layer, ``rng = "numpy"``);
+* ``philox`` — the same kernel drawing its noise itself from Philox4x32-10 (``rng = "philox"``;
+  one thread, vectorised generator);
 
 for 1/16/128 pairs with ReLU and with top-k (k = 0.5), all in one process, one after the
 other, with one BLAS thread. It also measures this machine's single-thread float32 matmul
 rate (a 1024³ sgemm) and reports each variant's arithmetic rate against it, and it times
 the random numbers alone (the noise every variant must draw).
 
-Run:  python benchmarks/bench_grlu_speed.py [--seconds 4] [--out benchmarks/results/grlu-speed]
+Run:  python benchmarks/bench_grlu_speed.py [--seconds 4] [--pairs 1 16 128] [--out benchmarks/results/grlu-speed]
+
+Not included: a jit-compiled JAX version of the published algorithm (JAX is not installed here).
 """
 
 from __future__ import annotations
@@ -60,8 +64,10 @@ def sgemm_rate(n: int = 1024, repeats: int = 5) -> float:
 
 
 def measure(backend: str, activation: str, pairs: int, x, y, seconds: float, hidden=(256,), skip="none") -> float:
+    """Samples/s of ``backend`` (``tiled``, ``numpy``, ``numba``, or ``philox`` = numba with rng philox)."""
     arch = Architecture(activation=activation, k=0.5, hidden=hidden, skip=skip)
-    rule = GRLU(GRLUParams(pairs=pairs, backend=backend), arch)
+    rng = "philox" if backend == "philox" else "numpy"
+    rule = GRLU(GRLUParams(pairs=pairs, backend="numba" if backend == "philox" else backend, rng=rng), arch)
     net = Network.init(arch, np.random.default_rng(0))
     state = rule.init(net, init_rng=np.random.default_rng(0), noise_rng=np.random.default_rng(1))
     hyper = {"lr": 0.1, "sigma": 0.1}
@@ -92,25 +98,29 @@ def noise_rate(activation: str, pairs: int, seconds: float) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=4.0, help="measuring time per cell")
+    ap.add_argument("--pairs", type=int, nargs="+", default=[1, 16, 128], help="pair counts to measure")
+    ap.add_argument("--no-deep", action="store_true", help="skip the deep-network rows")
     ap.add_argument("--out", default="benchmarks/results/grlu-speed", help="output path prefix (.md, .json)")
     args = ap.parse_args()
 
     data = load_mnist()
     x, y = prepare_inputs(data.x_train[:20000]), data.y_train[:20000].astype(np.int64)
     peak = sgemm_rate()
+    load_start = os.getloadavg()
     rows = []
     for activation in ("relu", "topk"):
-        for pairs in (1, 16, 128):
+        for pairs in args.pairs:
             row = {"activation": activation, "pairs": pairs, "noise_only": noise_rate(activation, pairs, args.seconds)}
-            for backend in ("tiled", "numpy", "numba"):
+            for backend in ("tiled", "numpy", "numba", "philox"):
                 row[backend] = measure(backend, activation, pairs, x, y, args.seconds)
                 row[f"{backend}_gflops"] = row[backend] * flops_per_sample(backend, pairs) / 1e9
+            row["load_1min"] = os.getloadavg()[0]
             rows.append(row)
             print(json.dumps(row), flush=True)
 
     # The deep definition (784-256-128-10, readout skip): NumPy paths only (no compiled kernel).
     deep = []
-    for pairs in (16, 128):
+    for pairs in () if args.no_deep else (16, 128):
         row = {"pairs": pairs}
         for backend in ("tiled", "numpy"):
             row[backend] = measure(backend, "relu", pairs, x, y, args.seconds, hidden=(256, 128), skip="readout")
@@ -122,6 +132,8 @@ def main() -> int:
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "numpy": np.__version__,
         "sgemm_gflops_1thread": peak / 1e9,
+        "load_average_start": load_start,
+        "load_average_end": os.getloadavg(),
         "rows": rows,
         "deep_256_128_readout": deep,
     }
@@ -135,19 +147,26 @@ def main() -> int:
         f"Machine: {meta['machine']}; numpy {np.__version__}; one BLAS thread; "
         f"single-thread sgemm (1024³): **{peak / 1e9:.1f} GFLOP/s**.",
         "",
-        "Samples/s (higher is better); in brackets the arithmetic rate in GFLOP/s and its share of the sgemm rate.",
-        "`tiled` is the published algorithm in NumPy; `numba` draws noise on a second thread.",
+        f"Load average (1, 5, 15 min) at the start: {', '.join(f'{v:.1f}' for v in load_start)}; "
+        f"at the end: {', '.join(f'{v:.1f}' for v in meta['load_average_end'])} (2 cores: absolute rates on a "
+        "loaded machine are not the machine's; compare within a row).",
         "",
-        "| activation | pairs | tiled (published alg.) | numpy shared | numba shared | numba / tiled | noise alone |",
-        "|---|---|---|---|---|---|---|",
+        "Samples/s (higher is better); in brackets the arithmetic rate in GFLOP/s and its share of the sgemm rate.",
+        "`tiled` is the published algorithm in NumPy; `numba` draws NumPy noise on a second thread; "
+        "`philox` draws Philox noise inside the kernel (one thread).",
+        "",
+        "| activation | pairs | tiled (published alg.) | numpy shared | numba, numpy rng | numba, philox | philox / numpy rng "
+        "| numba / tiled | noise alone (numpy) | load |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         cells = []
-        for b in ("tiled", "numpy", "numba"):
+        for b in ("tiled", "numpy", "numba", "philox"):
             g = r[f"{b}_gflops"]
             cells.append(f"{r[b]:,.0f} ({g:.1f}, {100 * g / (peak / 1e9):.0f}%)")
         lines.append(f"| {r['activation']} | {r['pairs']} | " + " | ".join(cells)
-                     + f" | {r['numba'] / r['tiled']:.1f}× | {r['noise_only']:,.0f} |")
+                     + f" | {r['philox'] / r['numba']:.2f}× | {max(r['numba'], r['philox']) / r['tiled']:.1f}× "
+                     f"| {r['noise_only']:,.0f} | {r['load_1min']:.1f} |")
     lines += [
         "",
         "Deep definition `grlu-mnist-deep128` (784-256-128-10, readout skip, ReLU), NumPy paths:",

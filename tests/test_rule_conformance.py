@@ -34,6 +34,7 @@ VARIANTS = [
     ("grlu", {"backend": "tiled"}),
     ("grlu", {"noise_at": "input", "decorrelate": "antihebbian", "decorrelate_lr": 1e-4}),
     ("dfa", {"decorrelate": "antihebbian", "decorrelate_lr": 1e-4}),
+    ("grlu", {"rng": "philox", "pairs": 3}),
     ("backprop", {"momentum": 0.9, "weight_decay": 0.01}),
     ("fa", {"momentum": 0.5}),
     ("es", {"pairs": 2, "optimizer": "sgd"}),

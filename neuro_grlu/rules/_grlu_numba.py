@@ -14,6 +14,7 @@ import numpy as np
 from numba import njit
 
 from ..network import LN_EPS
+from ._philox import GUMBEL_BLOCK, OUTPUT_BLOCK, fill_gumbel, fill_normal
 
 # Let LLVM reassociate and contract floating-point sums (SIMD dot products) but keep IEEE
 # semantics for inf/NaN, which the log-softmax and the top-k selection rely on.
@@ -69,16 +70,26 @@ def _layer_norm_into(src, dst):
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def _grlu_chunk(W0, b0, W1, b1, x, y, eps0, eps1, gumbel, use_topk, count, input_noise, sigma, step, batch, rewards):
+def _grlu_chunk(W0, b0, W1, b1, x, y, eps0, eps1, gumbel, use_topk, count, input_noise, sigma, step, batch, rewards,
+                use_philox, k0, k1, first_example):
     """Train on ``x`` ``(n, D)`` in batches; updates W0 ``(H, D)``, b0, W1 ``(C, H)``, b1 in place.
 
     eps0 ``(n, P, H)``, eps1 ``(n, P, C)``: unit-variance noise, scaled here by ``sigma``;
     gumbel ``(n, P, H)`` (ignored unless use_topk); ``input_noise``: the hidden noise enters
     before the activation (``noise_at = "input"``) instead of after it;
     ``rewards`` ``(n,)`` receives the mean of r₊ and r₋ over pairs for each example.
+    ``use_philox``: ignore eps0/eps1/gumbel and draw the noise of example ``i`` and pair ``p``
+    in place from Philox4x32 with key ``(k0, k1)`` and counter ``(first_example + i, p, block)``
+    (:mod:`neuro_grlu.rules._philox`); ``P`` is then ``eps0.shape[1]`` all the same.
     """
     n, D = x.shape
     H, C, P = W0.shape[0], W1.shape[0], eps0.shape[1]
+    lanes = (max(H, C) + 3) // 4
+    work = (np.empty((4, lanes), np.uint32), np.empty(lanes, np.float32), np.empty(lanes, np.float32),
+            np.empty(lanes, np.float32), np.empty(lanes, np.int32))
+    n0 = np.empty(H, np.float32)
+    n1 = np.empty(C, np.float32)
+    gp = np.empty(H, np.float32)
     scale = np.float32(step / P)
     sig = np.float32(sigma)
     e0 = np.empty(H, np.float32)
@@ -114,20 +125,35 @@ def _grlu_chunk(W0, b0, W1, b1, x, y, eps0, eps1, gumbel, use_topk, count, input
             total = 0.0
             label = y[i]
             for p in range(P):
+                if use_philox:
+                    e = first_example + i
+                    lo, hi = np.uint32(e & 0xFFFFFFFF), np.uint32(e >> 32)
+                    fill_normal(n0, lo, hi, p, 0, k0, k1, work)
+                    fill_normal(n1, lo, hi, p, OUTPUT_BLOCK, k0, k1, work)
+                    if use_topk:
+                        fill_gumbel(gp, lo, hi, p, GUMBEL_BLOCK, k0, k1, work)
+                else:
+                    for r in range(H):
+                        n0[r] = eps0[i, p, r]
+                    for c in range(C):
+                        n1[c] = eps1[i, p, c]
+                    if use_topk:
+                        for r in range(H):
+                            gp[r] = gumbel[i, p, r]
                 if input_noise:
                     for r in range(H):
-                        e0[r] = sig * eps0[i, p, r]
+                        e0[r] = sig * n0[r]
                         hp[r] = z0[r] + e0[r]
                         hm[r] = z0[r] - e0[r]
                     if use_topk:
                         for r in range(H):
-                            scores[r] = hp[r] + gumbel[i, p, r]
+                            scores[r] = hp[r] + gp[r]
                         thr = _kth_largest(scores, scratch, count)
                         for r in range(H):
                             if scores[r] < thr:
                                 hp[r] = np.float32(0.0)
                         for r in range(H):
-                            scores[r] = hm[r] + gumbel[i, p, r]
+                            scores[r] = hm[r] + gp[r]
                         thr = _kth_largest(scores, scratch, count)
                         for r in range(H):
                             if scores[r] < thr:
@@ -141,16 +167,16 @@ def _grlu_chunk(W0, b0, W1, b1, x, y, eps0, eps1, gumbel, use_topk, count, input
                 else:
                     if use_topk:
                         for r in range(H):
-                            scores[r] = z0[r] + gumbel[i, p, r]
+                            scores[r] = z0[r] + gp[r]
                         thr = _kth_largest(scores, scratch, count)
                         for r in range(H):
                             h[r] = z0[r] if scores[r] >= thr else np.float32(0.0)
                     for r in range(H):
-                        e0[r] = sig * eps0[i, p, r]
+                        e0[r] = sig * n0[r]
                         hp[r] = h[r] + e0[r]
                         hm[r] = h[r] - e0[r]
                 for c in range(C):
-                    e1[c] = sig * eps1[i, p, c]
+                    e1[c] = sig * n1[c]
                 _layer_norm_into(hp, ap)
                 _layer_norm_into(hm, am)
                 mp = -np.inf
@@ -196,24 +222,33 @@ def _grlu_chunk(W0, b0, W1, b1, x, y, eps0, eps1, gumbel, use_topk, count, input
 
 
 def train_chunk_1hidden(
-    net, x, y, noise, sigma: float, step: float, batch_size: int, noise_at: str = "output"
+    net, x, y, noise, sigma: float, step: float, batch_size: int, noise_at: str = "output", philox=None
 ) -> np.ndarray:
     """Run :func:`_grlu_chunk` on a :class:`~neuro_grlu.network.Network` in place.
 
     ``x`` float32 ``(n, n_in)``, ``y`` int ``(n,)``; ``noise`` unit-scale
     :class:`~neuro_grlu.rules.grlu.PerturbationNoise` for the ``n`` examples, multiplied by
-    ``sigma`` on use; ``noise_at`` as in :class:`~neuro_grlu.rules.grlu.GRLUParams`; returns the
-    reward per example ``(n,)``.
+    ``sigma`` on use; ``noise_at`` as in :class:`~neuro_grlu.rules.grlu.GRLUParams`.
+    ``philox = (pairs, k0, k1, first_example)``: draw the noise in the kernel instead
+    (``noise`` is then ignored and may be None). Returns the reward per example ``(n,)``.
     """
     arch = net.arch
     n = len(x)
     rewards = np.empty(n, np.float64)
     use_topk = arch.activation == "topk"
-    gumbel = noise.gumbel[0] if use_topk else np.empty((1, 1, 1), np.float32)
+    if philox is None:
+        eps0, eps1 = noise.eps
+        gumbel = noise.gumbel[0] if use_topk else np.empty((1, 1, 1), np.float32)
+        key = (0, 0, 0)
+    else:
+        pairs, k0, k1, first = philox
+        eps0 = eps1 = gumbel = np.empty((1, pairs, 1), np.float32)  # only the pair count is read
+        key = (k0, k1, first)
     _grlu_chunk(
         net.W[0], net.b[0], net.W[1], net.b[1],
         np.ascontiguousarray(x, np.float32), np.ascontiguousarray(y, np.int64),
-        noise.eps[0], noise.eps[1], gumbel,
+        eps0, eps1, gumbel,
         use_topk, arch.topk_count(0), noise_at == "input", float(sigma), float(step), int(batch_size), rewards,
+        philox is not None, np.uint32(key[0]), np.uint32(key[1]), np.int64(key[2]),
     )
     return rewards

@@ -51,6 +51,7 @@ from .state import LearnerState, runtime
 
 BACKENDS = ("auto", "numba", "numpy", "tiled")
 NOISE_AT = ("output", "input")
+RNGS = ("numpy", "philox")
 
 
 @dataclass(frozen=True)
@@ -332,6 +333,17 @@ class GRLUState(LearnerState):
             self.stream = None
 
 
+@dataclass
+class GRLUPhiloxState(GRLUState):
+    """GRLU's state with ``rng = "philox"``: the Philox key ``(key0, key1)`` (drawn once from
+    ``rng`` at init) and ``counter``, the number of training examples whose noise was used
+    (the next example's noise is addressed by it; see :mod:`neuro_grlu.rules._philox`)."""
+
+    key0: int = 0
+    key1: int = 0
+    counter: int = 0
+
+
 @dataclass(frozen=True)
 class GRLUParams(ParamSet):
     """Hyperparameters of :class:`GRLU` (see the module docstring for the update)."""
@@ -349,6 +361,9 @@ class GRLUParams(ParamSet):
         doc="where hidden noise enters: 'output' (after the activation, published; hidden update biased) "
         "or 'input' (before it: classical node perturbation, unbiased as sigma -> 0)",
     )
+    rng: str = param("numpy", choices=RNGS,
+                     doc="noise generator: 'numpy' (NumPy's, drawn in blocks; reproduces stored runs) or "
+                     "'philox' (Philox4x32-10 drawn inside the numba kernel; numba backend only)")
     decorrelate: str = param("none", choices=DECORRELATE,
                              doc="'antihebbian': decorrelate the first layer's inputs by a local anti-Hebbian rule (Dalm et al. 2023)")
     decorrelate_lr: float = param(1e-6, low=0.0, low_open=True, doc="learning rate of the decorrelation matrix, per example")
@@ -370,10 +385,18 @@ class GRLU(Rule):
         if backend == "numba" and len(arch.hidden) != 1:
             raise ConfigError("GRLU backend 'numba' supports one hidden layer; use backend = 'numpy' or 'auto'")
         self.backend = backend
+        if params.rng == "philox" and backend != "numba":
+            raise ConfigError(f"GRLU rule.rng = 'philox' needs the numba backend (one hidden layer), not "
+                              f"{backend!r} with {len(arch.hidden)} hidden layers; allowed there: rng = 'numpy'")
         #: Draw the next noise block on a second thread while this one is used (numba backend).
         self.prefetch = self.backend == "numba"
 
     def init(self, model, *, init_rng, noise_rng) -> GRLUState:
+        if self.params.rng == "philox":
+            from ._philox import key_from
+
+            k0, k1 = key_from(noise_rng)
+            return GRLUPhiloxState(noise_rng, key0=k0, key1=k1)
         return GRLUState(noise_rng)
 
     @property
@@ -410,14 +433,23 @@ class GRLU(Rule):
 
     def step_chunk(self, net, state, x, y, hyper):
         """Train on a chunk: one block of unit noise from the state's stream, then every batch
-        in order (the numba kernel loops over the batches itself)."""
+        in order (the numba kernel loops over the batches itself). With ``rng = "philox"`` the
+        kernel draws the noise itself, addressed by the state's example counter."""
         n = len(x)
         if n > self.chunk_size:
             raise ValueError(f"step_chunk got {n} examples, more than chunk_size={self.chunk_size}")
+        step = self.step_size(hyper)
+        if self.params.rng == "philox":
+            from ._grlu_numba import train_chunk_1hidden
+
+            philox = (self.params.pairs, state.key0, state.key1, state.counter)
+            rewards = train_chunk_1hidden(net, x, y, None, hyper["sigma"], step, self.batch_size,
+                                          self.params.noise_at, philox=philox)
+            state.counter += n
+            return state, {"reward": rewards}
         if state.stream is None:
             state.stream = NoiseStream(self.arch, self.params.pairs, self.chunk_size, state.rng, prefetch=self.prefetch)
         unit = state.stream.next().take(0, n)
-        step = self.step_size(hyper)
         if self.backend == "numba":
             from ._grlu_numba import train_chunk_1hidden
 
