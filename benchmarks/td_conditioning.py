@@ -1,8 +1,8 @@
 """Dopamine as a reward-prediction error (Schultz, Dayan & Montague 1997) through the TD
 critic of a spiking definition (``[dopamine] critic = "td"``).
 
-150 trials of 3 s: cue at 0.5 s, reward 1 s later; from trial 100 every 5th trial omits
-the reward. Writes ``benchmarks/results/td-conditioning/``: ``responses.json`` (rates of
+200 trials of 3 s: cue at 0.5 s, reward 1 s later; from trial 150 every 5th trial omits
+the reward; critic: 30 units of 50 ms, gamma 0.98, alpha 0.5. Writes ``benchmarks/results/td-conditioning/``: ``responses.json`` (rates of
 the 20 dopamine neurons after the cue / after the reward / before the reward / baseline,
 per block), ``definition.json`` (the spiking definition) and ``schultz.png`` (the
 classic layout).
@@ -25,12 +25,13 @@ from neuro_grlu.figures.plasticity_data import fig_schultz
 from neuro_grlu.spiking.experiments.conditioning import Protocol, definition, responses, run_conditioning
 
 OUT = Path(__file__).resolve().parent / "results" / "td-conditioning"
+N_TRIALS, PROBE_FROM, ALPHA = 200, 150, 0.5
 
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    p = Protocol()
-    raw = definition(p, dopamine={"td_alpha": 0.3}, seed=1)
+    p = Protocol(n_trials=N_TRIALS, probe_from=PROBE_FROM)
+    raw = definition(p, dopamine={"td_alpha": ALPHA}, seed=1)
     t0 = time.time()
     result = run_conditioning(raw, p)
     r = responses(result)

@@ -10,7 +10,7 @@ from neuro_grlu.errors import ConfigError
 from neuro_grlu.spiking.config import parse_spiking
 from neuro_grlu.spiking.experiments.conditioning import Protocol, definition, responses, run_conditioning
 
-P = Protocol(n_trials=40, trial_s=1.5, cue_s=0.4, reward_delay_s=0.5, probe_from=25, probe_every=5)
+P = Protocol(n_trials=40, trial_s=1.5, cue_s=0.4, reward_delay_s=0.5, probe_from=25, probe_every=5, after_block=8)
 TD = {"td_bin_ms": 50.0, "td_units": 12, "td_alpha": 0.6, "td_gamma": 0.98, "neurons": 40}
 
 

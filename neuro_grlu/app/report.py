@@ -176,7 +176,7 @@ PUBLISHED_GRLU = {
 }
 
 #: Where the stored full-size results live in a source checkout.
-RESULTS_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+RESULTS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
 
 def stored(*parts: str) -> Path:

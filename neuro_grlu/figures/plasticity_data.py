@@ -49,8 +49,8 @@ def fig_schultz(result: dict, bin_s: float = 0.05):
     probes = p.probes()
     after = result["after_trials"]
     rows = (("No prediction, reward occurs (trial 1)", [0], True),
-            (f"Reward predicted, reward occurs ({len(after)} trials after learning)", after, True),
-            (f"Reward predicted, no reward occurs ({len(probes)} probe trials)", probes, False))
+            (f"Reward predicted, reward occurs (trials {after[0] + 1}-{after[-1] + 1})", after, True),
+            (f"Reward predicted, no reward occurs ({len(probes)} probe trials from trial {probes[0] + 1})", probes, False))
     fig = Figure(figsize=(6.5, 8.5), layout="constrained")
     axes = fig.subplots(6, 1, gridspec_kw={"height_ratios": [1.2, 1] * 3}, sharex=True)
     lo, hi = -0.5, p.reward_delay_s + 1.0

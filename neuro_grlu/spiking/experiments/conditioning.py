@@ -8,8 +8,8 @@ dopamine neurons fire at ``max(0, base_rate + gain*(d - tonic))``. The three cla
 responses are read from the dopamine neurons' spikes:
 
 * before learning (trial 1): a burst after the reward, none after the cue;
-* after learning (rewarded trials late in training): a burst after the cue, none after
-  the reward;
+* after learning (the rewarded trials just before the first omission probe): a burst
+  after the cue, none after the reward;
 * omission (probe trials after learning): a dip below the background rate when the
   reward was due.
 """
@@ -37,6 +37,7 @@ class Protocol:
     amount: float = 1.0
     probe_from: int = 100  # omission probes: every `probe_every`-th trial from here on
     probe_every: int = 5
+    after_block: int = 20  # "after learning": the rewarded trials just before the first probe
 
     def probes(self) -> np.ndarray:
         """Indices of the omission trials (no reward)."""
@@ -116,16 +117,13 @@ def rate_in(result: dict, trials, start_s: float, width_s: float) -> float:
     return count / (len(cues) * width_s * result["n_neurons"])
 
 
-def after_trials(p: Protocol, after_from: int | None = None) -> np.ndarray:
-    """Rewarded trials from `after_from` (default ``p.probe_from``) on, except those right
-    after an omission probe (whose prediction the probe has just lowered)."""
-    probes = p.probes()
-    start = p.probe_from if after_from is None else after_from
-    k = np.arange(start, p.n_trials)
-    return k[~np.isin(k, probes) & ~np.isin(k - 1, probes)]
+def after_trials(p: Protocol) -> np.ndarray:
+    """The "after learning" trials: the ``after_block`` rewarded trials just before the first
+    omission probe (a trained critic not yet disturbed by an omission)."""
+    return np.arange(max(0, p.probe_from - p.after_block), p.probe_from)
 
 
-def responses(result: dict, *, after_from: int | None = None) -> dict:
+def responses(result: dict) -> dict:
     """The three classic responses as rates (Hz) of the dopamine neurons.
 
     ``before``: trial 0; ``after``: :func:`after_trials`; ``omission``: the probe trials. For each: ``cue`` (``WINDOW_S``
@@ -134,7 +132,7 @@ def responses(result: dict, *, after_from: int | None = None) -> dict:
     """
     p = result["protocol"]
     probes = p.probes()
-    after = after_trials(p, after_from)
+    after = after_trials(p)
     out = {}
     for name, trials in (("before", [0]), ("after", after), ("omission", probes)):
         if len(trials) == 0:
