@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .definitions import apply_overrides, available_models, definition_table, load_definition, load_raw, models_dir, read_toml  # noqa: F401
+from .resources import check_memory
 from .errors import ConfigError
 from .network import Architecture
 from .params import ParamSet, from_dict, param
@@ -76,6 +77,8 @@ class ModelConfig:
         return Architecture(n_in=n_in, hidden=n.hidden, n_out=n_out, activation=n.activation, k=n.k, skip=n.skip)
 
     def make_rule(self, arch: Architecture):
+        """The rule object for `arch`, after checking the memory it needs (:func:`check_rate_memory`)."""
+        check_rate_memory(arch, self.rule_name, self.rule, self.training.batch_size)
         return get_rule(self.rule_name)(self.rule, arch, batch_size=self.training.batch_size)
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,6 +91,36 @@ class ModelConfig:
             "rule": {"name": self.rule_name, **self.rule.to_dict()},
             "training": self.training.to_dict(),
         }
+
+
+def rate_memory_bytes(arch: Architecture, rule_name: str, rule_params, batch_size: int) -> int:
+    """A lower bound of the memory (bytes) training `arch` with a rule needs: the float32 weights
+    and their update; for ``es`` one weight perturbation per pair; for node-perturbation rules
+    (``pairs``) the noise of one batch (pairs × units × batch); for ``eki`` one weight copy per
+    ensemble member. `rule_params` is the rule's ParamSet or its raw table (a dict)."""
+    def get(key):
+        return (rule_params.get(key, 0) if isinstance(rule_params, dict) else getattr(rule_params, key, 0)) or 0
+
+    n_params = sum(arch.fan_in(l) * arch.fan_out(l) + arch.fan_out(l) for l in range(arch.n_layers))
+    units = sum(arch.hidden) + arch.n_out
+    pairs = int(get("pairs")) if isinstance(get("pairs"), (int, float)) else 0
+    need = 2 * 4 * n_params
+    if rule_name == "es":
+        need += 4 * pairs * n_params
+    elif pairs:
+        need += 4 * pairs * units * batch_size
+    ensemble = get("ensemble")
+    need += 4 * int(ensemble) * n_params if isinstance(ensemble, (int, float)) else 0
+    return need
+
+
+def check_rate_memory(arch: Architecture, rule_name: str, rule_params, batch_size: int, what: str = "network") -> None:
+    """A one-line ConfigError with the estimate if :func:`rate_memory_bytes` exceeds this machine's memory."""
+    pairs = rule_params.get("pairs") if isinstance(rule_params, dict) else getattr(rule_params, "pairs", None)
+    check_memory(rate_memory_bytes(arch, rule_name, rule_params, batch_size),
+                 f"{what} {arch.n_in}-{'-'.join(map(str, arch.hidden))}-{arch.n_out} with rule {rule_name}"
+                 + (f" ({pairs} pairs)" if pairs else ""),
+                 f"reduce {what}.hidden" + (" or the rule's pairs" if pairs else ""))
 
 
 def parse_config(raw: dict[str, Any], name: str = "custom") -> ModelConfig:

@@ -121,6 +121,8 @@ class Dataset:
         Test labels.
     n_classes : int
         Number of classes (10 for MNIST).
+    image_shape : tuple of int
+        ``(rows, cols)`` of one image as stored (``()`` if unknown).
 
     The arrays are read-only so that one loaded data set can be shared safely;
     copy them (``x.astype(np.float32) / 255``) before changing them.
@@ -133,6 +135,7 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     n_classes: int = 10
+    image_shape: tuple = ()
 
     def __repr__(self) -> str:
         return (
@@ -327,7 +330,7 @@ def load_idx_dir(
                 f"{lab_path} contains label {int(labels.max())}, expected labels below {n_classes}; "
                 "check that this is the right label file"
             )
-        flat = images.reshape(len(images), -1)
+        flat = images.reshape(len(images), int(np.prod(images.shape[1:])))  # also for 0 images
         flat.setflags(write=False)
         labels.setflags(write=False)
         out[f"x_{split}"], out[f"y_{split}"] = flat, labels
@@ -337,7 +340,8 @@ def load_idx_dir(
             f"{found['train_images']} has images of {arrays['train_images'].shape[1:]} but "
             f"{found['test_images'].name} has {arrays['test_images'].shape[1:]}; the files belong to different data sets"
         )
-    return Dataset(name=name, path=directory, n_classes=n_classes, **out)
+    return Dataset(name=name, path=directory, n_classes=n_classes,
+                   image_shape=tuple(int(d) for d in arrays["train_images"].shape[1:]), **out)
 
 
 def load_mnist(path: str | os.PathLike | None = None, *, verify_md5: bool = True) -> Dataset:

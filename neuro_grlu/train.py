@@ -89,6 +89,51 @@ def prepare_inputs(images: np.ndarray) -> np.ndarray:
     return np.asarray(images, np.float32) / np.float32(255.0)
 
 
+#: Image shape the definitions' ``data.dataset`` names (``"mnist"``: 28 × 28 = 784 inputs).
+DATASET_SHAPES = {"mnist": (28, 28)}
+
+
+def check_data(config: ModelConfig, dataset: Dataset) -> list[str]:
+    """Check the definition against the data before any work; return notes (one line each).
+
+    One-line DataErrors: no training images; ``data.train_limit`` or (when the test set is
+    scored) ``data.test_limit`` above the number of images; no test image to score; a
+    validation split that leaves no training image.
+    A note (documented acceptance): the data's images are not the shape of the dataset the
+    definition names (e.g. 20 × 20 images for ``dataset = "mnist"``); the network is then built
+    for the data's inputs and the run file records ``input_shape``.
+    """
+    dc = config.data
+    n_train = len(dataset.x_train)
+    n_test = len(dataset.x_test) if dc.score_test else 0  # score_test = false never touches the test set
+    if n_train == 0:
+        raise DataError(f"data set {dataset.name!r} has 0 training images; training needs at least one")
+    if dc.train_limit > n_train:
+        raise DataError(f"data.train_limit = {dc.train_limit} but data set {dataset.name!r} has {n_train} training "
+                        f"images; set data.train_limit <= {n_train} (0 = all)")
+    if dc.score_test and n_test == 0:
+        raise DataError(f"data set {dataset.name!r} has 0 test images; "
+                        "set data.score_test = false to train without scoring a test set")
+    if dc.score_test and dc.test_limit > n_test:
+        raise DataError(f"data.test_limit = {dc.test_limit} but data set {dataset.name!r} has {n_test} test "
+                        f"images; set data.test_limit <= {n_test} (0 = all)")
+    split_validation(dataset, dc)  # a validation split as large as the training set
+    notes = []
+    expected = DATASET_SHAPES.get(dc.dataset)
+    n_in = dataset.x_train.shape[1] if dataset.x_train.ndim == 2 else 0
+    if expected is not None and n_in != int(np.prod(expected)):
+        shape = "x".join(map(str, dataset.image_shape)) if dataset.image_shape else f"{n_in}-pixel"
+        notes.append(f"the definition names dataset {dc.dataset!r} ({expected[0]}x{expected[1]} = "
+                     f"{int(np.prod(expected))} inputs) but {dataset.name!r} holds {shape} images; the network "
+                     f"is built for {n_in} inputs (the run file records input_shape)")
+    return notes
+
+
+def input_shape(dataset: Dataset) -> np.ndarray:
+    """``(rows, cols)`` of the data's images (int64), or ``(n_in,)`` if the loader did not say."""
+    return np.asarray(dataset.image_shape or dataset.x_train.shape[1:], np.int64)
+
+
 def split_validation(dataset: Dataset, data) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """``((x_train, y_train), (x_val, y_val))``: the training images after ``data.train_limit``,
     with the last ``data.validation`` of them held out (uint8 images, labels as stored).
@@ -145,6 +190,7 @@ def train(
     seeds = np.random.SeedSequence(tr.seed).spawn(4)
     init_rng, order_rng, noise_rng, probe_rng = (np.random.default_rng(s) for s in seeds)
 
+    check_data(config, dataset)
     (x_train, y_train), (x_val, y_val) = split_validation(dataset, dc)
     if dc.score_test:
         x_test, y_test = dataset.x_test, dataset.y_test
@@ -152,7 +198,7 @@ def train(
             x_test, y_test = x_test[: dc.test_limit], y_test[: dc.test_limit]
         x_test, y_test = prepare_inputs(x_test), np.asarray(y_test, np.int64)
         if len(x_test) == 0:
-            raise DataError(f"data set {dataset.name!r} has no test images; "
+            raise DataError(f"data set {dataset.name!r} has 0 test images; "
                             "set data.score_test = false to train without scoring a test set")
     x_train, x_val = prepare_inputs(x_train), prepare_inputs(x_val)
     y_train, y_val = np.asarray(y_train, np.int64), np.asarray(y_val, np.int64)
@@ -184,9 +230,10 @@ def train(
         return deg
 
     def alignment_arrays() -> dict:
+        shape = {"input_shape": (input_shape(dataset), "pixel")}
         if not alignment["samples"]:
-            return {}
-        return {"alignment_samples": (np.array(alignment["samples"], np.int64), "sample"),
+            return shape
+        return {**shape, "alignment_samples": (np.array(alignment["samples"], np.int64), "sample"),
                 "alignment_deg": (np.array(alignment["deg"]), "degree"),
                 "alignment_cosine": (np.array(alignment["cos"]), "")}
 

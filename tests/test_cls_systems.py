@@ -149,6 +149,7 @@ def test_continual_cli_echoes_set_overrides(capsys, monkeypatch, tmp_path):
 
     monkeypatch.setattr(experiment, "run_continual", fake_run)
     monkeypatch.setattr(data, "load_mnist", lambda *a, **k: None)
+    monkeypatch.setattr(experiment, "check_continual_data", lambda cfg, dataset: None)
     out = str(tmp_path / "r.h5")
     assert main(["continual", "cls-cortex-grlu-hippocampus", "--out", out, "--set", "cortex.classes=[0,1,2]"]) == 0
     stdout = capsys.readouterr().out

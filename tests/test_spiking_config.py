@@ -32,8 +32,8 @@ def test_distal_reward_model_is_izhikevich_2007():
 
 
 def test_nested_override():
-    cfg = load_spiking("izhikevich-distal-reward", ["populations.exc.n=80", "simulation.duration_s=2"])
-    assert cfg.populations["exc"].n == 80 and cfg.simulation.duration_s == 2.0
+    cfg = load_spiking("izhikevich-distal-reward", ["populations.exc.n=120", "simulation.duration_s=2"])
+    assert cfg.populations["exc"].n == 120 and cfg.simulation.duration_s == 2.0
     raw = apply_overrides({"a": {}}, ["a.b.c=3"])
     assert raw == {"a": {"b": {"c": 3}}}
 

@@ -39,6 +39,10 @@ def _cmd_train(args) -> int:
         dataset = load_idx_dir(args.data, name=Path(args.data).expanduser().resolve().name or "idx", md5=None)
         print(f"note: loaded {dataset.name} from {args.data} without checksum verification "
               f"({len(dataset.x_train)} train / {len(dataset.x_test)} test images)", flush=True)
+    from ..train import check_data
+
+    for note in check_data(config, dataset):  # limits beyond the data are one-line errors here
+        print(f"note: {note}", flush=True)
     print(f"model {config.name}: {config.description}", flush=True)
     if args.set:
         print(f"  changed by --set: {', '.join(args.set)} (the run file stores the full configuration)", flush=True)

@@ -31,13 +31,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import NetworkParams, read_network_table, read_rule_table
+from ..config import NetworkParams, check_rate_memory, read_network_table, read_rule_table
+from ..network import Architecture
 from ..definitions import definition_table, load_definition
 from ..errors import ConfigError
 from ..params import ParamSet, from_dict, param
 from .hippocampus import learner_params
 from .localized import LocalizedParams
-from .tasks import task_sequence
+from .tasks import check_classes, task_sequence
 
 SYSTEMS = ("cortex+hippocampus", "hippocampus", "slow")
 TOP_KEYS = ("kind", "name", "description", "system", "protocol", "cortex", "hippocampus", "slow")
@@ -175,6 +176,14 @@ def _rate_system(cls, table: dict, section: str, default_rule: str):
     return from_dict(cls, t, section, rule=rule_name, params=given, network=network)
 
 
+def _check_memory(system, section: str) -> None:
+    """The memory a [cortex]/[slow] network of MNIST size needs, checked before any work."""
+    if system.rule == "none":
+        return
+    arch = Architecture(n_in=784, hidden=system.hidden, n_out=10, activation=system.activation, k=system.k)
+    check_rate_memory(arch, system.rule, dict(system.params or {}), system.batch_size, what=section)
+
+
 def parse_continual(raw: dict[str, Any], name: str = "custom") -> ContinualConfig:
     """Validate a ``kind = "continual"`` definition (the parsed TOML)."""
     kind = raw.get("kind", "rate")
@@ -188,10 +197,14 @@ def parse_continual(raw: dict[str, Any], name: str = "custom") -> ContinualConfi
         raise ConfigError(f"system must be one of {', '.join(SYSTEMS)} (got {system!r})")
     protocol = from_dict(ProtocolParams, definition_table(raw, "protocol", name), "protocol")
     tasks = task_sequence(list(protocol.tasks) if isinstance(protocol.tasks, tuple) else protocol.tasks)
-    for key in ("fewshot", "fewshot_classes"):
-        v = getattr(protocol, key)
-        if any(isinstance(s, bool) or not isinstance(s, int) or s < (1 if key == "fewshot" else 0) for s in v):
-            raise ConfigError(f"protocol.{key} must be a list of {'positive' if key == 'fewshot' else 'non-negative'} integers (got {list(v)!r})")
+    v = protocol.fewshot
+    if any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in v):
+        raise ConfigError(f"protocol.fewshot must be a list of positive integers (got {list(v)!r})")
+    if protocol.fewshot:
+        check_classes(protocol.fewshot_classes, "protocol.fewshot_classes")
+        if len(protocol.fewshot_classes) < 2:
+            raise ConfigError(f"protocol.fewshot_classes needs at least 2 classes to tell apart (got "
+                              f"{list(protocol.fewshot_classes)!r})")
     cortex = hippo_name = hippo = slow = None
     needs = {"cortex+hippocampus": ("cortex", "hippocampus"), "hippocampus": ("hippocampus",), "slow": ("slow",)}[system]
     for table in ("cortex", "hippocampus", "slow"):
@@ -210,12 +223,15 @@ def parse_continual(raw: dict[str, Any], name: str = "custom") -> ContinualConfi
             localized = from_dict(LocalizedParams, loc, "cortex.localized")
             table["rule"] = "none"
         cortex = _rate_system(CortexParams, table, "cortex", "grlu")
+        check_classes(cortex.classes, "cortex.classes", allow_empty=cortex.rule == "none")
+        _check_memory(cortex, "cortex")
     if "hippocampus" in needs:
         hippo_name, hippo = learner_params(definition_table(raw, "hippocampus", name))
     if "slow" in needs:
         slow = _rate_system(SlowParams, definition_table(raw, "slow", name), "slow", "backprop")
         if slow.rule == "none":
             raise ConfigError("slow.rule must name a learning rule (see 'neuro-grlu rules')")
+        _check_memory(slow, "slow")
     return ContinualConfig(str(raw.get("name", name)), str(raw.get("description", "")), system, protocol, tasks,
                            cortex, hippo_name, hippo, slow, localized)
 

@@ -37,6 +37,8 @@ from .config import ContinualConfig
 from .cortex import Cortex, as_inputs, train_cortex
 from .hippocampus import make_learner
 from .localized import shape_localized
+from ..errors import DataError
+from .tasks import check_classes_in_data
 from .tasks import average_accuracy, evaluate_tasks, forgetting, masked_predict, per_class_subset, subset
 
 
@@ -109,6 +111,32 @@ def uses_of(cfg: ContinualConfig, learner=None) -> str:
     return "; ".join(parts)
 
 
+def check_continual_data(cfg: ContinualConfig, dataset: Dataset) -> None:
+    """One-line errors, before any work: no images, the checks of :func:`split_data` (classes
+    not in the training data, the validation split), a test limit beyond the data, a class
+    without evaluation images, or few-shot sizes above a class's training images."""
+    pr = cfg.protocol
+    for split, x in (("training", dataset.x_train), ("test", dataset.x_test)):
+        if len(x) == 0:
+            raise DataError(f"data set {dataset.name!r} has 0 {split} images; the continual protocol needs both")
+    _, y_eval, which = split_data(cfg, dataset)
+    if pr.test_limit > len(y_eval):
+        raise DataError(f"protocol.test_limit = {pr.test_limit} but data set {dataset.name!r} has "
+                        f"{len(y_eval)} {which} images; set it <= {len(y_eval)} (0 = all)")
+    y_eval = y_eval[: pr.test_limit] if pr.test_limit else y_eval
+    used = [("protocol.tasks", [c for t in cfg.tasks for c in t])]
+    if pr.fewshot:
+        used.append(("protocol.fewshot_classes", list(pr.fewshot_classes)))
+    for what, classes in used:
+        check_classes_in_data(classes, y_eval, f"{what} ({which} images)", dataset.name)
+    if pr.fewshot:
+        counts = np.bincount(np.asarray(dataset.y_train, np.int64), minlength=max(pr.fewshot_classes) + 1)
+        fewest = min(pr.fewshot_classes, key=lambda c: counts[c])
+        if max(pr.fewshot) > counts[fewest]:
+            raise DataError(f"protocol.fewshot asks for {max(pr.fewshot)} examples per class, but class {fewest} has "
+                            f"{counts[fewest]} training images in {dataset.name!r}; use sizes <= {counts[fewest]}")
+
+
 def run_continual(cfg: ContinualConfig, dataset: Dataset, *, out: str | None = None, overwrite: bool = False,
                   progress: bool = True, command: str = "", log=print) -> dict:
     """Run the sequential-task protocol (and the few-shot one if ``protocol.fewshot``); return a summary."""
@@ -116,6 +144,7 @@ def run_continual(cfg: ContinualConfig, dataset: Dataset, *, out: str | None = N
     seeds = np.random.SeedSequence(pr.seed).spawn(4)
     order_rng, noise_rng, shot_rng, init_rng = (np.random.default_rng(s) for s in seeds)
     x_train, y_train = dataset.x_train, np.asarray(dataset.y_train, np.int64)
+    check_continual_data(cfg, dataset)
     x_test, y_test, y_split = split_data(cfg, dataset)
     if pr.validation:
         x_train, y_train = x_train[: -pr.validation], y_train[: -pr.validation]

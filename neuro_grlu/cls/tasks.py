@@ -34,25 +34,58 @@ SEQUENCES = {
 SCENARIOS = ("class", "task")
 
 
+#: Classes of the data sets the protocols use (MNIST digits 0-9).
+N_CLASSES = 10
+
+
+def check_classes(values, what: str, *, n_classes: int = N_CLASSES, allow_empty: bool = False) -> list[int]:
+    """`values` as a list of distinct integer classes in ``0 .. n_classes-1``; a one-line ConfigError otherwise.
+
+    Floats (``0.5``), strings, booleans and nested lists are refused, not truncated.
+    """
+    if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__iter__"):
+        raise ConfigError(f"{what} must be a list of classes 0-{n_classes - 1}, e.g. [0, 1] (got {values!r})")
+    values = list(values)
+    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < n_classes]
+    if bad:
+        raise ConfigError(f"{what} must list integer classes 0-{n_classes - 1} (got {bad[0]!r} in {values!r})")
+    if not values and not allow_empty:
+        raise ConfigError(f"{what} is empty; list at least one class 0-{n_classes - 1}")
+    if len(set(values)) != len(values):
+        raise ConfigError(f"{what} lists a class twice ({values!r})")
+    return values
+
+
 def task_sequence(spec) -> list[list[int]]:
     """A task sequence from a name in :data:`SEQUENCES` or an explicit list of class lists.
 
-    Classes must be non-negative integers, every task non-empty, and no class in two tasks.
+    Classes must be integers 0-9 (:func:`check_classes`), every task non-empty, and no class in
+    two tasks.
     """
     if isinstance(spec, str):
         if spec not in SEQUENCES:
             raise ConfigError(f"unknown task sequence {spec!r}; known: {', '.join(SEQUENCES)} (or a list of class lists)")
         return [list(t) for t in SEQUENCES[spec]]
-    try:
-        tasks = [[int(c) for c in t] for t in spec]
-    except TypeError:
-        raise ConfigError(f"a task sequence must be a name or a list of class lists (got {spec!r})") from None
+    if not isinstance(spec, (list, tuple)) or not spec or \
+            any(isinstance(t, (str, bytes, dict)) or not isinstance(t, (list, tuple)) for t in spec):
+        raise ConfigError(f"a task sequence must be a name or a non-empty list of class lists, "
+                          f"e.g. [[0, 1], [2, 3]] (got {spec!r})")
+    tasks = [check_classes(t, f"protocol.tasks[{i}]") for i, t in enumerate(spec)]
     flat = [c for t in tasks for c in t]
-    if not tasks or any(not t for t in tasks) or any(c < 0 for c in flat):
-        raise ConfigError(f"task sequence {spec!r} needs non-empty tasks of non-negative classes")
     if len(set(flat)) != len(flat):
         raise ConfigError(f"task sequence {spec!r} lists a class in more than one task")
     return tasks
+
+
+def check_classes_in_data(classes, y, what: str, data_name: str) -> None:
+    """A one-line DataError if a class of `classes` has no example in the labels `y`."""
+    from ..errors import DataError
+
+    present = set(np.unique(np.asarray(y)).tolist())
+    missing = [c for c in classes if c not in present]
+    if missing:
+        raise DataError(f"{what} uses class {missing[0]}, but data set {data_name!r} has no image of it "
+                        f"(classes present: {sorted(present) or 'none'}); use classes the data hold")
 
 
 def class_mask(y: np.ndarray, classes) -> np.ndarray:

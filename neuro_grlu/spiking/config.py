@@ -31,6 +31,7 @@ from typing import Any
 from ..definitions import definition_table, load_definition
 from ..errors import ConfigError
 from ..params import ParamSet, from_dict, param
+from ..resources import check_memory
 
 #: Izhikevich (2003) parameters: a (1/ms), b (1/ms), c = v_reset (mV), d = u_jump (mV).
 IZHIKEVICH_PRESETS = {
@@ -253,6 +254,25 @@ class SpikingConfig:
         return [k for k, p in self.populations.items() if p.model not in SOURCE_MODELS]
 
 
+#: Lower bounds of the memory one neuron and one synapse take in a Brian2 network (bytes):
+#: a neuron's state variables (v, u, I, ...; float64) and a synapse's weight, eligibility and indices.
+NEURON_BYTES, SYNAPSE_BYTES = 8 * 4, 8 + 8 + 2 * 4
+
+
+def n_synapses(populations: dict, projections: dict) -> int:
+    """Number of synapses the projections create (fanout: pre × fanout; all: pre × post; one_to_one: pre)."""
+    total = 0
+    for proj in projections.values():
+        n_pre, n_post = populations[proj.pre].n, sum(populations[p].n for p in proj.post)
+        total += {"fanout": n_pre * proj.fanout, "all": n_pre * n_post, "one_to_one": n_pre}[proj.connectivity]
+    return total
+
+
+def network_memory_bytes(populations: dict, projections: dict) -> int:
+    """A lower bound of the memory (bytes) the network's neurons and synapses take."""
+    return NEURON_BYTES * sum(p.n for p in populations.values()) + SYNAPSE_BYTES * n_synapses(populations, projections)
+
+
 def parse_spiking(raw: dict[str, Any], name: str = "custom") -> SpikingConfig:
     """Validate a spiking definition given as a dict (the parsed TOML)."""
     if raw.get("kind") != "spiking":
@@ -298,6 +318,14 @@ def parse_spiking(raw: dict[str, Any], name: str = "custom") -> SpikingConfig:
             raise ConfigError(f"projections.{jname}.post must list at least one population")
         if any(populations[p].model in SOURCE_MODELS for p in proj.post):
             raise ConfigError(f"projections.{jname}: a spike source ({', '.join(SOURCE_MODELS)}) cannot be postsynaptic")
+        if proj.connectivity == "fanout":
+            targets = sum(populations[p].n for p in proj.post) - (1 if proj.pre in proj.post else 0)
+            if proj.fanout > targets:
+                raise ConfigError(f"projections.{jname}.fanout = {proj.fanout} exceeds the {targets} possible targets "
+                                  f"in {', '.join(proj.post)} (no self-connections); lower it")
+        if proj.connectivity == "one_to_one" and sum(populations[p].n for p in proj.post) != populations[proj.pre].n:
+            raise ConfigError(f"projections.{jname}: one_to_one needs as many post neurons as pre neurons "
+                              f"({sum(populations[p].n for p in proj.post)} vs {populations[proj.pre].n})")
         if proj.plastic and proj.weight < 0:
             raise ConfigError(f"projections.{jname}: only excitatory (weight >= 0) projections can be plastic")
         projections[jname] = proj
@@ -338,6 +366,10 @@ def parse_spiking(raw: dict[str, Any], name: str = "custom") -> SpikingConfig:
         raise ConfigError("dopamine.cue is only used with dopamine.critic = \"td\"")
     if plasticity.update_dt_ms < sim.dt_ms:
         raise ConfigError(f"plasticity.update_dt_ms ({plasticity.update_dt_ms}) must be >= simulation.dt_ms ({sim.dt_ms})")
+    check_memory(network_memory_bytes(populations, projections),
+                 f"spiking model {name!r} ({sum(p.n for p in populations.values())} neurons, "
+                 f"{n_synapses(populations, projections)} synapses)",
+                 "reduce populations.NAME.n or the projections' fanout")
     return SpikingConfig(
         name=str(raw.get("name", name)), description=str(raw.get("description", "")),
         simulation=sim, populations=populations,
