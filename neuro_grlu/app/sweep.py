@@ -460,6 +460,14 @@ def _set_aside(point: Point, state: str) -> str:
     return "removed"
 
 
+def _sync_with_disk(sweep: Sweep, rows: dict[int, dict[str, Any]]) -> None:
+    """Rows still ``pending`` whose run file is complete on disk (the run finished but its result
+    had not reached the summary, e.g. Ctrl-C in between) become ``complete`` from the file."""
+    for p in sweep.points:
+        if rows[p.index]["status"] == "pending" and disk_state(p)[0] == "complete":
+            rows[p.index] = _row(sweep, p, {**_result_fields(p.path, failed=False), "status": "complete"})
+
+
 def _row(sweep: Sweep, point: Point, fields: dict[str, Any]) -> dict[str, Any]:
     cfg = point.config.to_dict()
     row: dict[str, Any] = {"index": point.index, "run": point.name}
@@ -471,7 +479,8 @@ def _row(sweep: Sweep, point: Point, fields: dict[str, Any]) -> dict[str, Any]:
             "epochs_planned": point.config.training.epochs, "train_accuracy": nan, "validation_accuracy": nan,
             "test_accuracy": nan, "best_test_accuracy": nan, "wall_time_s": nan, "path": point.path.name, "error": ""}
     base.update({k: v for k, v in fields.items() if k in base})
-    base["path"] = point.path.name  # relative to the summary: the out directory can move
+    # relative to the summary (the out directory can move); empty while no run file exists
+    base["path"] = point.path.name if point.path.exists() else ""
     row.update(base)
     return row
 
@@ -588,8 +597,9 @@ def default_workers() -> int:
 
 
 @contextlib.contextmanager
-def _lock(out: Path):
-    """Refuse to run two sweeps into the same directory at once (a stale lock is taken over)."""
+def _lock(out: Path, log: Callable[[str], None] = print):
+    """Refuse to run two sweeps into the same directory at once; a stale lock (its process on
+    this host no longer runs) is taken over and reported through `log`."""
     out.mkdir(parents=True, exist_ok=True)
     lock = out / ".sweep.lock"
     me = f"{socket.gethostname()} {os.getpid()}"
@@ -600,6 +610,8 @@ def _lock(out: Path):
             host, _, pid = lock.read_text(errors="replace").strip().partition(" ")
             if host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid)):
                 lock.unlink(missing_ok=True)
+                log(f"note: took over the stale lock {lock} of process {pid} on {host}, which no longer runs "
+                    "(an earlier sweep was killed); its unfinished run files are run again")
                 continue
             raise NeuroGRLUError(f"another sweep (process {pid or '?'} on {host or '?'}) is writing to {out}; "
                                  f"wait for it to end, or delete {lock} if none is running") from None
@@ -697,7 +709,7 @@ def run_sweep(
     rows: dict[int, dict[str, Any]] = {}
     todo: list[Point] = []
     notes: list[str] = []
-    with _lock(sweep.out):
+    with _lock(sweep.out, log):
         for p in sweep.points:
             state, detail = disk_state(p)
             if state == "complete":
@@ -755,7 +767,8 @@ def run_sweep(
                             fields = {**_result_fields(p.path, failed=True), "status": "failed",
                                       "error": f"{type(exc).__name__}: {message}"}
                         record(p, fields)
-        finally:
+        finally:  # also after Ctrl-C or a crash of the scheduler: the summary says what is on disk
+            _sync_with_disk(sweep, rows)
             write_summary(sweep, list(rows.values()))
     result_rows = [rows[i] for i in sorted(rows)]
     return SweepResult(rows=result_rows, skipped=skipped, ran=len(todo))
