@@ -559,6 +559,8 @@ def strip_rule(group: str, name: str, shape) -> str:
     spike trains (``spike_*``) and synapse index lists (``pre_idx``, ``post_idx``).
     Everything else (metrics, accuracy matrices, alignment, histograms, timing) is kept.
     """
+    if group == "learner_state":  # state only a full run can resume from: dropped whole
+        return "drop"
     if group in STRIP_GROUPS:
         return "drop" if int(np.prod(shape, dtype=np.int64)) > STRIP_KEEP_MAX_SIZE else "keep"
     if group == "arrays" and (name.startswith(STRIP_ARRAY_PREFIXES) or name in STRIP_ARRAY_NAMES):

@@ -107,6 +107,11 @@ def strip_file(src, dst, *, derived: dict | None = None, trace_step_s: float = 1
 
         def copy(src_group, dst_group, top):
             for name, item in src_group.items():
+                if isinstance(item, h5py.Group) and (top or name) == "learner_state":
+                    item.visititems(lambda n, d: info["dropped"].__setitem__(
+                        f"{d.name.lstrip('/')}", dataset_digest(_read_dataset(d, src)))
+                        if isinstance(d, h5py.Dataset) else None)
+                    continue  # the whole group: a stripped file cannot be resumed
                 if isinstance(item, h5py.Group):
                     copy(item, dst_group.create_group(name), top or name)
                     continue

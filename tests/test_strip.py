@@ -194,3 +194,22 @@ def test_strip_results_script_checks_and_replaces(tmp_path):
     assert "distal-reward" in res.stdout and read_run(root / "distal-reward" / "distal-reward.h5").stripped
     assert (root / "distal-reward" / "distal-reward.h5").stat().st_size < before
     assert not list(tmp_path.glob(".strip-*"))
+
+
+def test_learner_state_is_dropped_whole_and_a_stripped_file_cannot_resume(tmp_path):
+    from neuro_grlu.io import read_learner_state
+
+    path = tmp_path / "run.h5"
+    config = {"rule": {"name": "grlu"}}
+    with RunWriter(path, config=config, seed=1, model="m", epochs_planned=2) as w:
+        w.append_epoch({"loss": 1.0}, weights={"W0": np.ones((20, 20), np.float32)},
+                       learner_state=({"rule/moment": np.arange(3.0), "rule/big": np.zeros(500)}, {"format": 1}))
+    assert read_learner_state(path) is not None
+    strip_run(path)
+    with h5py.File(path) as f:
+        assert "learner_state" not in f
+    assert read_learner_state(path) is None
+    dropped = read_run(path).strip_info["dropped"]
+    assert {"learner_state/rule/moment", "learner_state/rule/big", "weights/W0"} <= set(dropped)
+    with pytest.raises(RunFileError, match="no learner state"):
+        RunWriter.resume(path, config=config)
