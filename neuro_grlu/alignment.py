@@ -62,12 +62,10 @@ def measure_alignment(rule, net: Network, x: np.ndarray, y: np.ndarray, hyper: d
     returns two float64 arrays ``(n_layers,)``. ``net`` and the learner ``state`` (from
     ``rule.init``; FA/DFA need its feedback matrices) are not changed.
     """
-    from .rules.loop import delta
-
     cos = []
     for start in range(0, len(x) - batch_size + 1, batch_size):
         xb, yb = x[start : start + batch_size], y[start : start + batch_size]
-        update = delta(rule, net, state, xb, yb, hyper, rng)
+        update = rule.delta(net, state, xb, yb, hyper, rng)
         cos.append(layer_cosines(update, true_gradient(rule, net, xb, yb)))
     cos = np.array(cos)
     angles = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))

@@ -242,7 +242,7 @@ def train(
         arrays = {f"rule/{k}": v for k, v in arrays.items()}
         arrays.update({f"model/{k}": v for k, v in rule.model_arrays(net).items()})
         loop = {"order_rng": order_rng.bit_generator.state, "probe_rng": probe_rng.bit_generator.state,
-                "samples_seen": seen, "legacy_rule": rule.is_legacy}
+                "samples_seen": seen}
         return arrays, {"format": 1, "rule": tree, "loop": loop}
 
     writer = None
@@ -352,9 +352,6 @@ def _restore_run(writer: RunWriter, rule, net, state, order_rng, probe_rng, alig
 
     arrays, tree = writer.learner_state
     loop = tree["loop"]
-    if loop.get("legacy_rule") or rule.is_legacy:
-        raise RunFileError(f"run file {writer.path}: rule {rule.name} keeps no explicit learner state, "
-                           "so its runs cannot be resumed; start a new run with --overwrite")
     rule_arrays = {k[len("rule/"):]: v for k, v in arrays.items() if k.startswith("rule/")}
     model_arrays = {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
     try:

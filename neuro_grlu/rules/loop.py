@@ -18,8 +18,6 @@ from .state import LearnerState
 def init_learner(rule: Rule, init_rng: np.random.Generator, noise_rng: np.random.Generator):
     """``(model, state)`` of a fresh run: the model from ``init_rng``, then the learner state
     (which may continue ``init_rng``, e.g. FA feedback matrices) holding ``noise_rng``."""
-    if rule.is_legacy:
-        return rule.init_model(init_rng), LearnerState(noise_rng)
     model = rule.init_model(init_rng)
     if decorrelation.enabled(rule.params):
         decorrelation.init(model)
@@ -35,8 +33,6 @@ def train_chunk(rule: Rule, model, state: LearnerState, x: np.ndarray, y: np.nda
     """
     if len(x) > rule.chunk_size:
         raise ValueError(f"train_chunk got {len(x)} examples, more than chunk_size={rule.chunk_size}")
-    if rule.is_legacy:
-        return state, rule.train_chunk(model, x, y, hyper, state.rng)
     x = rule.prepare_chunk(state, x)
     decorrelate = decorrelation.enabled(rule.params)
     if decorrelate:  # the rule trains on the decorrelated input; R then learns from it
@@ -48,18 +44,6 @@ def train_chunk(rule: Rule, model, state: LearnerState, x: np.ndarray, y: np.nda
 
 
 def close(rule: Rule, state: LearnerState | None) -> None:
-    """Release runtime resources of ``state`` (and of a legacy rule)."""
+    """Release runtime resources of ``state`` (threads); ``rule`` holds none."""
     if state is not None:
         state.close()
-    if rule.is_legacy and hasattr(rule, "close"):
-        rule.close()
-
-
-def delta(rule: Rule, model, state: LearnerState, x, y, hyper, rng):
-    """``rule.delta`` for either interface (see :meth:`~neuro_grlu.rules.base.Rule.delta`);
-    ``x`` is the raw input (decorrelated here when the model decorrelates)."""
-    if getattr(model, "R", None) is not None:
-        x = decorrelation.transform(model, x)
-    if rule.is_legacy:
-        return rule.delta(model, x, y, hyper, rng)
-    return rule.delta(model, state, x, y, hyper, rng)
