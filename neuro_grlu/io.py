@@ -244,11 +244,16 @@ class RunWriter:
 
         Its metrics, weights, arrays and learner state are loaded (:attr:`learner_state`);
         later epochs are appended as usual. `config` must equal the stored configuration.
+        If ``<path>.new`` exists (an ``--overwrite`` run that was stopped), that run is the
+        one continued, and it replaces `path` when it completes.
         Raises :class:`RunFileError` (one line) if the file is complete, diverged, of another
         kind, has no learner state, or was made with another configuration.
         """
+        target = Path(path)
+        path = target.with_name(target.name + ".new")
+        if not path.exists():
+            path = target
         run = read_run(path)
-        path = Path(path)
         if run.status == "complete":
             raise RunFileError(f"run file {path} is complete ({run.epochs_completed} epochs); nothing to resume")
         if run.status == "diverged":
@@ -267,7 +272,7 @@ class RunWriter:
             raise RunFileError(f"run file {path} holds no learner state (written before resuming existed, "
                                "or stripped); start a new run with --overwrite")
         self = cls.__new__(cls)
-        self.target = self.path = path
+        self.target, self.path = target, path
         self._tmp = path.with_name(path.name + ".tmp")
         with h5py.File(path, "r") as f:
             self._attrs = {k: (v.item() if isinstance(v, np.generic) else _str(v) if isinstance(v, bytes) else v)

@@ -254,7 +254,8 @@ def train(
         start_epoch = writer.epochs_completed
         if start_epoch:
             seen, wall_before = _restore_run(writer, rule, net, state, order_rng, probe_rng, alignment, result)
-        log(f"resuming {out} after epoch {start_epoch}/{tr.epochs}")
+        log(f"resuming {writer.path} after epoch {start_epoch}/{tr.epochs}"
+            + (f" (it replaces {out} when complete)" if writer.path != writer.target else ""))
     elif out is not None:
         writer = RunWriter(
             out, config=config.to_dict(), seed=tr.seed, model=config.name, kind="rate",

@@ -202,9 +202,12 @@ def test_overwrite_keeps_the_old_file_until_the_new_run_completes(sig, tiny_mnis
     new = out.with_name("r.h5.new")
     assert read_run(new).epochs_completed == 1 and not read_run(new).complete
     assert read_run(out).complete and read_run(out).seed == 1
-    # a new run that completes replaces the old file and leaves no FILE.new behind
-    assert cli("train", *common, "--overwrite", "--epochs", "1", "--seed", "5")[0] == 0
-    assert read_run(out).complete and read_run(out).seed == 5 and not new.exists()
+    # --resume continues the stopped new run (FILE.new), which replaces the old file when it
+    # completes and leaves no FILE.new behind
+    code, err = cli("train", *common, "--resume", "--epochs", "3", "--seed", "5")
+    assert code == 0, err
+    run = read_run(out)
+    assert run.complete and run.seed == 5 and run.epochs_completed == 3 and not new.exists()
 
 
 def test_absurd_learning_rate_is_a_one_line_divergence(tiny_mnist, tiny_model_toml, tmp_path):
