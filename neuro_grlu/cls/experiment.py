@@ -242,6 +242,9 @@ def run_continual(cfg: ContinualConfig, dataset: Dataset, *, out: str | None = N
                                 "train_images_per_cpu_s": n_tr / max(tm.get("train_cpu_s", 0), 1e-9),
                                 "eval_images_per_wall_s": n_ev / max(tm["eval_wall_s"], 1e-9),
                                 "simulated_ms_per_image": 1e3 * tm["train_sim_s"] / n_tr}
+            if getattr(learner, "guesses", None):
+                g = np.concatenate(learner.guesses)
+                summary["speed"]["decisions_per_training_image"] = float(g.mean())
             log("speed: " + ", ".join(f"{k} {v:.1f}" for k, v in summary["speed"].items()))
         # experiment 2: few-shot learning of new classes, fresh learner per draw
         fs_acc = None

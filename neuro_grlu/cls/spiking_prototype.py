@@ -122,7 +122,8 @@ class SpikingPrototype:
     W : float32 ``(n_classes * units_per_class, expand)`` — current weights (a copy).
     wins : int64 ``(n_units,)`` — rewarded wins per unit.
     timing : dict — simulated and wall seconds of training and evaluation.
-    last_raster : (unit, step, presentation) int arrays of the last ``record_raster`` training block.
+    last_raster : (presentation, unit, step) int arrays of the output spikes of the last training
+        block while ``record_raster`` is set (step = time step within the presentation).
     """
 
     name = "spiking-prototype"
@@ -188,7 +189,7 @@ class SpikingPrototype:
             y = y_all[start : start + len(x)]
             k, i, step = self._run_block(x, y)
             if self.record_raster:
-                self.last_raster = (i, step, k)
+                self.last_raster = (k, i, step)
             order = np.lexsort((step, k))
             k, i, step = k[order], i[order], step[order]
             is_first = np.r_[True, k[1:] != k[:-1]] if len(k) else np.zeros(0, bool)
