@@ -14,9 +14,11 @@ Output neurons (CA3/CA1-like units)
     ``units_per_class`` units per class (``cls_j`` fixed). Each input spike adds ``w_ij`` to
     the unit's synaptic drive ``I_j``; a unit's normalised drive is its cosine with the input,
     ``a_j = I_j / (√K ‖w_j‖)`` (``‖w_j‖²`` is a neuron variable kept up to date by the
-    plasticity, synaptic scaling). *Unused* units (no rewarded win yet, ``w_j = 0``) receive
-    instead a tonic novelty drive ``recruit + recruit_jitter · u`` (``u ~ U(0, 1)`` per
-    presentation) during training only.
+    plasticity, synaptic scaling). The *candidate* of each class — its next unused unit (no
+    rewarded win yet, ``w_j = 0``) — receives instead a tonic novelty drive
+    ``recruit + recruit_jitter · u`` (``u ~ U(0, 1)`` per presentation) during training only;
+    when its first spike is rewarded, a synapse to the next unit of its class makes that unit
+    the candidate (one recruit per class and presentation: no duplicate prototypes).
 
 Decision: a first-spike race
     The firing threshold falls linearly during the presentation, from ``theta_high`` at step
@@ -279,18 +281,20 @@ class SpikingPrototype:
         E : 1
         blocked : 1
         noise : 1
+        candidate : 1
         cls : integer (constant)
         plastic : 1 (shared)
         recruiting : 1 (shared)
         tgt = 1.0*int(cls == y_table(t - t_block)) : 1
         cosine = I*xs/sqrt(wn2 + 1e-12) : 1
-        drive = int(wins > 0.5)*cosine + int(wins < 0.5)*plastic*recruiting*(rho + jitter*noise) : 1
+        drive = int(wins > 0.5)*cosine + int(wins < 0.5)*candidate*plastic*recruiting*(rho + jitter*noise) : 1
         theta = th_hi - (th_hi - th_lo)*clip(({phase} - 1.0)/race_steps, 0.0, 1.0) : 1
         """
         out = b2.NeuronGroup(C * M, eqs, threshold=f"{phase} >= 1 and blocked < 0.5 and drive >= theta",
                              reset="blocked = 1\nE += plastic*alpha*(tgt - E)\nwins += plastic*tgt",
                              dt=dt, namespace=ns, name="proto_output")
         out.cls = np.repeat(np.arange(C), M)
+        out.candidate = (np.arange(C * M) % M == 0).astype(float)  # the next free unit of each class
         out.E = 1.0 / C
         out.run_regularly("I = 0\nblocked = 0\nnoise = rand()", dt=self._slot, when="start", name="proto_slot_start")
         syn = b2.Synapses(inp, out, "w : 1\ntpre : second", dt=dt, namespace=ns, name="proto_syn",
@@ -315,9 +319,18 @@ class SpikingPrototype:
                           blocked_post = clip(blocked_post + lock + wrong*same + wrong*teach*(1 - tgt_post) + (1 - plastic)*same, 0, 1)
                           """)
         lat.connect(condition="i != j")
+        # recruitment hands on: a rewarded first spike of the candidate makes the next unit of its
+        # class the candidate (one unit recruited per class and presentation, no duplicates)
+        nxt = b2.Synapses(out, out, dt=dt, namespace=ns, name="proto_next_free",
+                          on_pre="candidate_post = clip(candidate_post + plastic*tgt_pre*int(wins_pre < 0.5), 0, 1)")
+        first = np.arange(C * M)
+        first = first[first % M < M - 1]
+        chain = [nxt] if len(first) else []  # one unit per class: nothing to hand on
+        if chain:
+            nxt.connect(i=first, j=first + 1)
         self._mon = b2.SpikeMonitor(out, name="proto_spikes")
         self._out, self._syn = out, syn
-        self._net = b2.Network(inp, out, syn, lat, self._mon, name="proto_network")
+        self._net = b2.Network(inp, out, syn, lat, *chain, self._mon, name="proto_network")
         self.timing["build_wall_s"] += time.perf_counter() - t_build
 
     def _set_mode(self, train: bool):
