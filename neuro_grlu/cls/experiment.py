@@ -116,7 +116,8 @@ def check_continual_data(cfg: ContinualConfig, dataset: Dataset) -> None:
     not in the training data, the validation split), a test limit beyond the data, a class
     without evaluation images, or few-shot sizes above a class's training images."""
     pr = cfg.protocol
-    for split, x in (("training", dataset.x_train), ("test", dataset.x_test)):
+    splits = [("training", dataset.x_train)] + ([("test", dataset.x_test)] if pr.evaluate == "test" else [])
+    for split, x in splits:  # a validation run never touches the test images
         if len(x) == 0:
             raise DataError(f"data set {dataset.name!r} has 0 {split} images; the continual protocol needs both")
     _, y_eval, which = split_data(cfg, dataset)
