@@ -6,14 +6,16 @@
 # Usage (from the repository root):
 #   bash benchmarks/grlu_beyond.sh PAIRS:VARIANT[:SEED] ...      e.g.  1:published 16:input:43
 # Environment: EPOCHS (default 3: a shortened cosine schedule), OUT (default /work/runs/grlu/beyond),
-#   DECOR_LR (default 1e-6: rule.decorrelate_lr of the "decor" variant).
+#   DECOR_LR (default 3e-6: rule.decorrelate_lr of the "decor" variant, chosen on validation),
+#   TRAIN_LIMIT (default 60000: use the first N training images; the last 10,000 of them validate).
 # Then: python benchmarks/summarize_grlu_beyond.py OUT  (writes benchmarks/results/grlu-beyond/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 EPOCHS=${EPOCHS:-3}
 OUT=${OUT:-/work/runs/grlu/beyond}
-DECOR_LR=${DECOR_LR:-1e-6}
+DECOR_LR=${DECOR_LR:-3e-6}
+TRAIN_LIMIT=${TRAIN_LIMIT:-60000}
 mkdir -p "$OUT"
 for spec in "$@"; do
   IFS=: read -r pairs variant seed <<<"$spec"
@@ -27,8 +29,9 @@ for spec in "$@"; do
   tag="pairs$pairs-$variant"
   [ "$variant" = decor ] && tag="$tag-$DECOR_LR"
   file="$OUT/$tag-s$seed-e$EPOCHS.h5"
+  [ "$TRAIN_LIMIT" != 60000 ] && file="$OUT/$tag-s$seed-e$EPOCHS-n$TRAIN_LIMIT.h5"
   echo "== $(date -u +%H:%M:%S) $file (load: $(cut -d' ' -f1-3 /proc/loadavg))"
   nice -n 10 python -m neuro_grlu.cli train grlu-mnist-pairs1 --set rule.pairs="$pairs" "${extra[@]}" \
     --set data.validation=10000 --set data.score_test=false --epochs "$EPOCHS" --seed "$seed" \
-    --out "$file" --overwrite --no-progress --no-plot
+    --train-limit "$TRAIN_LIMIT" --out "$file" --overwrite --no-progress --no-plot
 done

@@ -1,0 +1,75 @@
+"""Summarise the issue-17 GRLU runs (benchmarks/grlu_beyond.sh) into benchmarks/results/grlu-beyond/.
+
+    python benchmarks/summarize_grlu_beyond.py [RUN_DIR ...]   (default /work/runs/grlu/beyond /work/runs/grlu/tune)
+
+Reads every run file (``*.h5``) in the directories, and writes ``runs.json`` (configuration,
+validation accuracy per epoch, per-layer alignment per epoch, speed) and ``table.md``. Only
+validation accuracy is reported: the runs never read the test images (``data.score_test = false``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+OUT = Path(__file__).resolve().parent / "results" / "grlu-beyond"
+
+
+def variant(rule: dict) -> str:
+    name = "input noise" if rule.get("noise_at") == "input" else "published (output noise)"
+    if rule.get("decorrelate", "none") != "none":
+        name += f" + decorrelation (lr {rule['decorrelate_lr']:g})"
+    return name
+
+
+def read(path: Path) -> dict | None:
+    with h5py.File(path, "r") as f:
+        if f.attrs.get("status") != "complete":
+            return None
+        cfg = json.loads(f.attrs["config_json"])
+        m = f["metrics"]
+        layers = sorted(k for k in m if k.startswith("alignment_deg_L"))
+        return {
+            "file": path.name,
+            "dir": str(path.parent),
+            "pairs": cfg["rule"]["pairs"],
+            "variant": variant(cfg["rule"]),
+            "rule": cfg["rule"],
+            "epochs": int(f.attrs["epochs_completed"]),
+            "train_images": int(cfg["data"].get("train_limit") or 60000) - int(cfg["data"]["validation"]),
+            "validation_images": int(cfg["data"]["validation"]),
+            "seed": int(f.attrs["seed"]),
+            "git_commit": f.attrs.get("git_commit", ""),
+            "validation_accuracy": [float(v) for v in m["validation_accuracy"][()]],
+            "alignment_deg": {k[len("alignment_deg_"):]: [float(v) for v in m[k][()]] for k in layers},
+            "samples_per_second": [float(v) for v in m["samples_per_second"][()]],
+            "test_scored": bool(np.isfinite(m["test_accuracy"][()]).any()),
+        }
+
+
+def main(argv: list[str]) -> int:
+    dirs = [Path(d) for d in (argv or ["/work/runs/grlu/beyond", "/work/runs/grlu/tune"])]
+    runs = [r for d in dirs for p in sorted(d.glob("*.h5")) if (r := read(p)) is not None]
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "runs.json").write_text(json.dumps(runs, indent=1))
+    lines = [
+        "| set | pairs | variant | train images × epochs | validation accuracy per epoch (%) | "
+        "alignment per step, first → last epoch (hidden, output) | samples/s (loaded) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(runs, key=lambda r: (r["dir"], r["pairs"], r["variant"])):
+        acc = " → ".join(f"{100 * v:.2f}" for v in r["validation_accuracy"])
+        al = ", ".join(f"{v[0]:.0f}° → {v[-1]:.0f}°" for v in r["alignment_deg"].values())
+        lines.append(f"| {Path(r['dir']).name} | {r['pairs']} | {r['variant']} | {r['train_images']:,} × {r['epochs']} "
+                     f"| {acc} | {al} | {np.median(r['samples_per_second']):,.0f} |")
+    (OUT / "table.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
