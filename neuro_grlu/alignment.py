@@ -40,7 +40,13 @@ def true_gradient(rule, net: Network, x: np.ndarray, y: np.ndarray) -> list:
     own = getattr(rule, "true_gradient", None)
     if own is not None:
         return own(net, x, y)
-    return loss_gradient(net, net.decorrelated(x), y)  # w.r.t. W, b at fixed decorrelation R
+    return loss_gradient(net, _rule_input(net, x), y)  # w.r.t. W, b at fixed decorrelation R
+
+
+def _rule_input(net, x: np.ndarray) -> np.ndarray:
+    """What a rule trains on for raw input ``x``: ``x``, or ``R·LN(x)`` when the network
+    decorrelates its input (:mod:`neuro_grlu.rules.decorrelation`)."""
+    return x if getattr(net, "R", None) is None else net.decorrelated(x)
 
 
 def layer_cosines(update, gradient) -> np.ndarray:
@@ -65,7 +71,7 @@ def measure_alignment(rule, net: Network, x: np.ndarray, y: np.ndarray, hyper: d
     cos = []
     for start in range(0, len(x) - batch_size + 1, batch_size):
         xb, yb = x[start : start + batch_size], y[start : start + batch_size]
-        update = rule.delta(net, state, xb, yb, hyper, rng)
+        update = rule.delta(net, state, _rule_input(net, xb), yb, hyper, rng)
         cos.append(layer_cosines(update, true_gradient(rule, net, xb, yb)))
     cos = np.array(cos)
     angles = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))

@@ -117,3 +117,16 @@ def test_on_the_rule_trains_on_the_decorrelated_input(name):
 def test_bad_values_name_the_allowed_ones(key, value, allowed):
     with pytest.raises(ConfigError, match=allowed):
         make_rule("grlu", **{key: value})
+
+
+def test_alignment_compares_update_and_gradient_on_the_decorrelated_input():
+    """Backprop's update is its gradient: with a non-trivial R the measured alignment stays 0°,
+    because the rule's update and the true gradient both see R·LN(x)."""
+    from neuro_grlu.alignment import measure_alignment
+
+    x, y = correlated_data(n=16)
+    rule = make_rule("backprop", decorrelate="antihebbian")
+    net, state = init_learner(rule, np.random.default_rng(3), np.random.default_rng(4))
+    net.R += np.float32(0.3) * np.random.default_rng(5).normal(size=(20, 20)).astype(np.float32)
+    _, cos = measure_alignment(rule, net, x, y, {"lr": 0.01, "sigma": 0.1}, np.random.default_rng(0), batch_size=4, state=state)
+    np.testing.assert_allclose(cos, 1.0, atol=1e-5)
