@@ -43,7 +43,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dt-ms", type=float, default=1.0, help="simulation time step (ms)")
     ap.add_argument("--out", type=Path, default=OUT)
-    ap.add_argument("--cache", type=Path, default=Path("/work/runs/neuro/sjostrom"),
+    ap.add_argument("--cache", type=Path, default=Path("runs/sjostrom-cache"),
                     help="finished protocol runs are kept here and reused when the script is re-run")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

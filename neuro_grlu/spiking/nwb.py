@@ -66,7 +66,6 @@ def check_exportable(run) -> None:
 
 def export_nwb(run_path, out, *, overwrite: bool = False) -> Path:
     """Write the spiking run file `run_path` as the NWB file `out`; returns its path."""
-    from hdmf.backends.hdf5 import H5DataIO  # noqa: F401  (pynwb's backend; imported to fail early)
     from pynwb import NWBHDF5IO, NWBFile, ProcessingModule, TimeSeries
     from pynwb.file import Subject
 
