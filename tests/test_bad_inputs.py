@@ -461,6 +461,12 @@ SPIKING = {
     "w_max below w_min": (GOOD_SPIKING + "\n[plasticity]\nw_min = 2.0\nw_max = 1.0\n", "w_max"),
     "one_to_one of different sizes": (GOOD_SPIKING + "\n[projections.oo]\npre = \"exc\"\npost = [\"inh\"]\n"
                                        "connectivity = \"one_to_one\"\n", "one_to_one"),
+    "unknown STDP window": (GOOD_SPIKING + "\n[plasticity]\nwindow = \"quadruplet\"\n", "window"),
+    "negative triplet amplitude": (GOOD_SPIKING + "\n[plasticity]\nwindow = \"triplet\"\na3_plus = -0.1\n", "a3_plus"),
+    "TD critic without a cue": (GOOD_SPIKING + "\n[dopamine]\ncritic = \"td\"\n", "dopamine.cue"),
+    "TD critic cued by neurons": (GOOD_SPIKING + "\n[dopamine]\ncritic = \"td\"\ncue = \"exc\"\n", "spike source"),
+    "TD and rate critic together": (GOOD_SPIKING + "\n[dopamine]\ncritic = \"td\"\ncue = \"exc\"\nrpe = true\n",
+                                    "two critics"),
 }
 
 

@@ -360,6 +360,9 @@ def parse_spiking(raw: dict[str, Any], name: str = "custom") -> SpikingConfig:
         if dopamine.cue not in populations:
             raise ConfigError(f"dopamine.cue must name the population whose spikes are the cue (got {dopamine.cue!r}; "
                               f"defined: {', '.join(populations)})")
+        if populations[dopamine.cue].model not in SOURCE_MODELS:
+            raise ConfigError(f"dopamine.cue = {dopamine.cue!r} must be a spike source (model \"generator\" or "
+                              f"\"poisson\"), not a {populations[dopamine.cue].model} population")
         if dopamine.td_bin_ms < sim.dt_ms:
             raise ConfigError(f"dopamine.td_bin_ms ({dopamine.td_bin_ms}) must be >= simulation.dt_ms ({sim.dt_ms})")
     elif dopamine.cue:
