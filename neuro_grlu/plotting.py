@@ -5,7 +5,7 @@ Canonical places: drawing in :mod:`neuro_grlu.figures` (``figures.rate``, ``figu
 figures suit a run, and writing them, in :mod:`neuro_grlu.app.figures`.
 """
 
-from .app.figures import DEFAULT_FIGURES, FIGURES, figure_names, figures, plot_runs  # noqa: F401
+from .app.figures import DEFAULT_FIGURES, FIGURES, figure_names, figures, plot_runs, skipped_notes  # noqa: F401
 from .figures.common import LAYER_STYLES, FigureSet, _save, save_png  # noqa: F401
 from .figures.continual import fig_accuracy_matrix, fig_fewshot, fig_forgetting  # noqa: F401
 from .figures.rate import fig_alignment, fig_learning_curves, plot_alignment, plot_learning_curves  # noqa: F401

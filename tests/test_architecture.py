@@ -52,3 +52,13 @@ def test_spiking_definitions_import_light():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_app_layer_has_no_kind_switch():
+    """CLI, report and figure dispatch ask the kind registry; none compares a run's kind by name."""
+    import re
+
+    pattern = re.compile(r"""kind\s*(==|!=|in)\s*[("']""")
+    offenders = [f"{p.relative_to(ROOT)}:{i}" for p in sorted((ROOT / "neuro_grlu" / "app").glob("*.py"))
+                 for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    assert offenders == []

@@ -173,12 +173,20 @@ def test_unknown_rule_lists_known():
 
 @pytest.mark.parametrize("name", sorted(set(available_models()) - set(RATE_MODELS)))
 def test_other_kinds_point_to_their_command(name):
-    with pytest.raises(ConfigError, match="run it with 'neuro-grlu "):
-        load_model(name)
+    from neuro_grlu.kinds import load_config
+
+    with pytest.raises(ConfigError, match="run it with 'neuro-grlu (simulate|continual) "):
+        load_config("rate", name)
+    assert "not \"rate\"" in str(pytest.raises(ConfigError, load_model, name).value)
 
 
 def test_unknown_kind_lists_kinds():
-    assert "allowed kinds: rate" in _error({**MINIMAL, "kind": "quantum"})
+    from neuro_grlu.kinds.registry import definition_kind_of
+
+    with pytest.raises(ConfigError) as info:
+        definition_kind_of({**MINIMAL, "kind": "quantum"}, "custom")
+    assert "allowed kinds: rate, spiking, continual" in str(info.value)
+    assert "'quantum'" in _error({**MINIMAL, "kind": "quantum"})
 
 
 @pytest.mark.parametrize("bad", [5, ["grlu"], None])

@@ -5,6 +5,7 @@ Python reader (``read_run``, ``report``, ``Run.summary``) works on each kind."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -78,12 +79,13 @@ def continual_runs(tiny_mnist, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def stdp_run(tmp_path_factory):
-    """The pairing protocol with 8 lags and 5 pairs each: a run file and the JSON beside it."""
+    """The pairing protocol with 8 lags and 5 pairs each: a run file and the CSV beside it (no JSON)."""
     from neuro_grlu.spiking.experiments.stdp_window import run_stdp_window
 
     d = tmp_path_factory.mktemp("stdp")
     run_stdp_window("stdp-window", out_dir=d, overrides=["protocol.n_pairs=5", "protocol.lag_step_ms=25",
                                                         "protocol.rate_hz=4"], plot=False)
+    assert (d / "stdp-window.csv").is_file() and not list(d.glob("*.json"))
     return d / "stdp-window.h5"
 
 
@@ -157,7 +159,7 @@ def test_continual_figures(continual_runs, tmp_path):
         assert_png(p)
 
 
-def test_stdp_window_figure_from_run_and_json(stdp_run, capsys, tmp_path):
+def test_stdp_window_figure_from_run(stdp_run, capsys, tmp_path):
     run = read_run(stdp_run)
     assert run.kind == "stdp-window" and run.complete
     assert run.array_units["lags_ms"] == "ms" and run.metric_units["tau_plus_ms"] == "ms"
@@ -165,11 +167,33 @@ def test_stdp_window_figure_from_run_and_json(stdp_run, capsys, tmp_path):
     code, out, err = run_main(capsys, "plot", stdp_run)
     assert code == 0 and err == ""
     assert_png(stdp_run.with_suffix(".png"))
-    code, out, err = run_main(capsys, "plot", stdp_run.with_suffix(".json"), "--out", tmp_path / "w.png")
-    assert code == 0 and out.strip() == str(tmp_path / "w.png")
-    assert_png(tmp_path / "w.png")
     fig = run.plot("window")["window"]
     assert fig.axes[0].get_xlabel().endswith("(ms)") and fig.axes[0].get_ylabel().endswith("(%)")
+
+
+def test_old_stdp_window_json_is_refused_with_the_command_that_converts_it(capsys, tmp_path):
+    import shutil
+
+    stored = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "stdp-window"
+    old = tmp_path / "stdp-window.json"
+    shutil.copy(stored / "stdp-window.json", old)
+    shutil.copy(stored / "stdp-window.toml", tmp_path / "stdp-window.toml")
+    code, out, err = run_main(capsys, "plot", old)
+    assert code == 2 and err.count("\n") == 1
+    assert f"neuro-grlu stdp-window --convert {old}" in err
+    code, out, err = run_main(capsys, "stdp-window", "--convert", old)
+    assert code == 0 and err == "" and old.with_suffix(".h5").is_file()
+    result = json.loads(old.read_text())
+    run = read_run(old.with_suffix(".h5"))
+    assert run.kind == "stdp-window" and run.complete and run.seed == 1
+    assert run.arrays["lags_ms"].tolist() == result["lags_ms"] and run.arrays["dw_percent"].tolist() == result["dw_percent"]
+    assert run.summary()["tau_plus_ms"] == result["fit"]["tau_plus_ms"]
+    assert run.config["definition"]["converted_from"] == str(old)
+    code, out, err = run_main(capsys, "stdp-window", "--convert", old)  # the run file exists now
+    assert code == 2 and "--overwrite" in err
+    code, out, err = run_main(capsys, "plot", old.with_suffix(".h5"))
+    assert code == 0 and err == ""
+    assert_png(old.with_suffix(".png"))
 
 
 # --------------------------------------------------------------------------- the plot command
@@ -219,6 +243,8 @@ def test_plot_cli_errors_are_one_line(spiking_run, continual_runs, rate_runs, ca
     bad_json = tmp_path / "bad.json"
     bad_json.write_text(json.dumps({"model": "x"}))
     code, _, err = run_main(capsys, "plot", bad_json)
+    assert code == 2 and "--convert" in _one_line(err)
+    code, _, err = run_main(capsys, "stdp-window", "--convert", bad_json)
     assert code == 2 and "not an STDP-window result" in _one_line(err)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 import warnings
 from pathlib import Path
@@ -17,56 +16,15 @@ from pathlib import Path
 from ..errors import NeuroGRLUError
 
 
-def _cmd_train(args) -> int:
-    from ..config import load_model
-    from ..data import load_idx_dir, load_mnist
-    from ..figures.rate import plot_learning_curves
-    from ..io import read_run
-    from ..train import train
+def _run_command(kind_name: str):
+    """The handler of a kind's run command: the shared request, then the kind's runner."""
+    def handler(args) -> int:
+        from ..kinds import get_kind
+        from .commands import run_request
 
-    overrides = list(args.set or [])
-    if args.epochs is not None:
-        overrides.append(f"training.epochs={args.epochs}")
-    if args.seed is not None:
-        overrides.append(f"training.seed={args.seed}")
-    if args.train_limit is not None:
-        overrides.append(f"data.train_limit={args.train_limit}")
-    config = load_model(args.model, overrides)
-    out = args.out or f"runs/{config.name}-seed{config.training.seed}.h5"
-    if args.data is None:
-        dataset = load_mnist()
-    else:
-        dataset = load_idx_dir(args.data, name=Path(args.data).expanduser().resolve().name or "idx", md5=None)
-        print(f"note: loaded {dataset.name} from {args.data} without checksum verification "
-              f"({len(dataset.x_train)} train / {len(dataset.x_test)} test images)", flush=True)
-    from ..train import check_data
-
-    for note in check_data(config, dataset):  # limits beyond the data are one-line errors here
-        print(f"note: {note}", flush=True)
-    print(f"model {config.name}: {config.description}", flush=True)
-    if args.set:
-        print(f"  changed by --set: {', '.join(args.set)} (the run file stores the full configuration)", flush=True)
-    n_images = min(len(dataset.x_train), config.data.train_limit or len(dataset.x_train))
-    if config.data.validation:
-        print(f"holding out the last {config.data.validation} of {n_images} training images for validation", flush=True)
-    print(f"training on {n_images - config.data.validation} "
-          f"{dataset.name} images, {config.training.epochs} epochs, seed {config.training.seed} -> {out}", flush=True)
-    command = "neuro-grlu " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    if args.resume and args.overwrite:
-        raise NeuroGRLUError("--resume continues a run file and --overwrite replaces it; choose one")
-    result = train(config, dataset, out=out, overwrite=args.overwrite, resume=args.resume, progress=not args.no_progress,
-                   command=command, log=(lambda line: None) if not args.no_progress else print)
-    scores = []
-    if config.data.validation:
-        scores.append(f"validation accuracy {100 * result.validation_accuracy:.2f}%")
-    if config.data.score_test:
-        scores.append(f"test accuracy {100 * result.test_accuracy:.2f}%")
-    print(f"final {', '.join(scores) or 'run (no validation split, test not scored)'} after "
-          f"{result.wall_time_s:.0f} s; run file {out}")
-    if not args.no_plot:
-        png = plot_learning_curves([read_run(out)], Path(out).with_suffix(".png"), title=config.name)
-        print(f"learning curves {png}")
-    return 0
+        kind = get_kind(kind_name)
+        return kind.run(run_request(args, kind), args)
+    return handler
 
 
 def _fmt(v, pct=False):
@@ -147,26 +105,14 @@ def _cmd_rules(args) -> int:
 
 
 def _cmd_plot(args) -> int:
-    from ..io import read_run
-    from ..figures.common import _save
-    from ..figures.stdp_window import fig_stdp_window
-    from .figures import FIGURES, figure_names, plot_runs
+    from ..spiking.experiments.stdp_window import old_json_message
+    from .figures import figure_names, plot_runs, skipped_notes
+    from .runs import read_run
 
     names = [n for item in (args.figure or []) for n in item.split(",") if n]
-    json_files = [p for p in args.runs if Path(p).suffix.lower() == ".json"]
-    if json_files:  # STDP-window results as written by `neuro-grlu stdp-window` (JSON)
-        from ..spiking.experiments.stdp_window import read_window
-
-        if len(args.runs) > 1:
-            raise NeuroGRLUError("plot one STDP-window result (.json) at a time")
-        if names and names != ["window"]:
-            raise NeuroGRLUError(f"an STDP-window result has one figure, 'window' (got {', '.join(names)})")
-        if args.list:
-            print(f"{args.runs[0]} (stdp-window): window")
-            return 0
-        result, ref_lag, ref_dw = read_window(args.runs[0])
-        print(_save(fig_stdp_window(result, ref_lag, ref_dw), args.out or Path(args.runs[0]).with_suffix(".png")))
-        return 0
+    for path in args.runs:
+        if Path(path).suffix.lower() == ".json":  # the older STDP-window result format
+            raise NeuroGRLUError(old_json_message(path))
     runs = [read_run(p) for p in args.runs]
     if args.list:
         for run in runs:
@@ -174,13 +120,8 @@ def _cmd_plot(args) -> int:
                   f"{', '.join(figure_names(run)) or 'none'}")
         return 0
     if not names:
-        from .figures import _stripped_reason
-
-        for run in (r for r in runs if r.stripped):
-            for name in sorted(set(FIGURES.get(run.kind, {})) - set(figure_names(run))):
-                reason = _stripped_reason(run, name)
-                if reason:
-                    print(f"note: skipped {reason}", file=sys.stderr)
+        for note in skipped_notes(runs):
+            print(f"note: skipped {note}", file=sys.stderr)
     for path in plot_runs(runs, args.out, names or None):
         print(path)
     return 0
@@ -242,6 +183,21 @@ def _cmd_strip(args) -> int:
     return 0
 
 
+def _cmd_export(args) -> int:
+    from ..errors import ConfigError
+    from ..spiking.nwb import export_nwb
+
+    if not args.nwb:
+        raise ConfigError("say what to export to: neuro-grlu export RUN.h5 --nwb OUT.nwb")
+    try:
+        import pynwb  # noqa: F401
+    except ImportError:
+        raise ConfigError("NWB export needs pynwb: pip install 'neuro-grlu[nwb]'") from None
+    out = export_nwb(args.run, args.nwb, overwrite=args.overwrite)
+    print(f"wrote {out}")
+    return 0
+
+
 def _cmd_download(args) -> int:
     from ..data import download
 
@@ -252,21 +208,10 @@ def _cmd_download(args) -> int:
 
 
 def describe_model(name_or_path: str) -> tuple[str, str]:
-    """``(kind, description)`` of a definition of any kind, validated by that kind's parser."""
-    from ..config import parse_config
-    from ..definitions import load_raw
+    """``(kind, description)`` of a definition of any kind, validated by that kind's schema."""
+    from ..kinds import describe
 
-    raw, name = load_raw(name_or_path)
-    kind = raw.get("kind", "rate")
-    if kind == "spiking":
-        from ..spiking.config import parse_spiking
-
-        return kind, parse_spiking(raw, name).description
-    if kind == "continual":
-        from ..cls.config import parse_continual
-
-        return kind, parse_continual(raw, name).description
-    return kind, parse_config(raw, name).description
+    return describe(name_or_path)
 
 
 def _cmd_models(args) -> int:
@@ -285,29 +230,33 @@ def _cmd_models(args) -> int:
     return 0
 
 
+def _figures_epilog() -> str:
+    """The figures of every registered kind, for ``neuro-grlu plot --help``."""
+    from ..kinds import kinds
+
+    lines = ["figures by run kind (default: all the file's content supports; rate runs: curves):"]
+    for kind in kinds():
+        for k, (name, spec) in enumerate(kind.figures.items()):
+            lines.append(f"  {kind.name if k == 0 else '':12s} {name:10s} {spec.doc}")
+    overlay = [n for kind in kinds() for n, spec in kind.figures.items() if spec.overlay]
+    lines += [f"{', '.join(overlay)} overlay several runs in one figure; the others draw one figure per run.",
+              "One figure goes to --out (default: first run's name with .png); several go to",
+              "<out without .png>-<figure>.png. Python: read_run(path).plot() (see docs/notebooks.md)."]
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="neuro-grlu", description="Learning without backpropagation: train, compare and inspect runs.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    t = sub.add_parser("train", help="train a model from models/ (or a TOML file) and write a run file")
-    t.add_argument("model", help="model name in models/ (see 'neuro-grlu models') or path to a .toml file")
-    t.add_argument("--epochs", type=int, help="override training.epochs")
-    t.add_argument("--seed", type=int, help="override training.seed")
-    t.add_argument("--train-limit", type=int, help="train on the first N images only (quick runs)")
-    t.add_argument("--set", action="append", metavar="TABLE.KEY=VALUE", help="override any key, e.g. --set rule.pairs=16 (repeatable)")
-    t.add_argument("--out", help="run file to write (default runs/MODEL-seedSEED.h5)")
-    t.add_argument("--overwrite", action="store_true",
-                   help="replace an existing run file once the new run completes (it is written to FILE.new until then)")
-    t.add_argument("--resume", action="store_true",
-                   help="continue the incomplete run file --out from its last complete epoch (same model, --set and --epochs)")
-    t.add_argument("--data", metavar="DIR",
-                   help="directory with the four MNIST-layout IDX files (raw or .gz), loaded as is: "
-                        "no MD5 check and any number of images (e.g. a small synthetic set). "
-                        "Default: canonical MNIST from $NEURO_GRLU_DATA/mnist or the repository's "
-                        "data/mnist, MD5-verified")
-    t.add_argument("--no-progress", action="store_true", help="no progress bar; print one line per epoch")
-    t.add_argument("--no-plot", action="store_true", help="do not write the learning-curve PNG")
-    t.set_defaults(func=_cmd_train)
+    from ..kinds import kinds
+    from .commands import add_run_arguments
+
+    for kind in kinds():  # train, simulate, stdp-window, continual: the shared run arguments, then the kind's own
+        k = sub.add_parser(kind.command, help=kind.help)
+        add_run_arguments(k, kind)
+        kind.add_arguments(k)
+        k.set_defaults(func=_run_command(kind.name))
 
     r = sub.add_parser("report", help="a table of runs (markdown or CSV)")
     r.add_argument("runs", nargs="+", help="run files (.h5)")
@@ -318,22 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
         "plot", help="figures suited to the run kind (learning curves, raster, forgetting matrix, ...) as PNG",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Draw, from run files of one kind, the figures that suit it, as PNGs.",
-        epilog="figures by run kind (default: all the file's content supports; rate runs: curves):\n"
-               "  rate         curves     accuracy (%), training reward (nat), gradient alignment (degree) per epoch\n"
-               "               alignment  angle between the rule's update and the true gradient (degree), per layer\n"
-               "  spiking      raster     spikes, neuron index against time (s), first and last excerpt\n"
-               "               weights    chosen and tracked synaptic weights (mV), rewards, eligibility, against time (s)\n"
-               "               histogram  weight distribution of all plastic synapses over time and at start vs end\n"
-               "               dopamine   dopamine concentration (uM) against time (s), rewards marked\n"
-               "  continual    matrix     accuracy after each task on every task (%), class- and task-incremental\n"
-               "               forgetting forgetting per task (percentage points)\n"
-               "               fewshot    accuracy on new classes (%) against examples per class\n"
-               "  stdp-window  window     weight change (%) against spike timing (ms) vs Bi & Poo (1998);\n"
-               "                          also reads the .json written by `neuro-grlu stdp-window`\n"
-               "curves, alignment, forgetting and fewshot overlay several runs in one figure; the others draw\n"
-               "one figure per run. One figure goes to --out (default: first run's name with .png); several go\n"
-               "to <out without .png>-<figure>.png. Python: read_run(path).plot() (see docs/notebooks.md).")
-    pl.add_argument("runs", nargs="+", help="run files (.h5) of one kind, or one STDP-window result (.json)")
+        epilog=_figures_epilog())
+    pl.add_argument("runs", nargs="+", help="run files (.h5) of one kind")
     pl.add_argument("--figure", "-f", action="append", metavar="NAME",
                     help="figure to draw (repeatable or comma-separated; default: all the content supports)")
     pl.add_argument("--out", help="PNG path, or the prefix of several PNGs (default: first run's name)")
@@ -356,6 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="keep state-monitor traces every S seconds (default 1)")
     st.set_defaults(func=_cmd_strip)
 
+    e = sub.add_parser("export", help="write a spiking run file in another format (NWB: Neurodata Without Borders)")
+    e.add_argument("run", help="spiking run file (.h5) written by `neuro-grlu simulate`")
+    e.add_argument("--nwb", metavar="OUT.nwb", help="NWB file to write (spike times per neuron with populations, "
+                   "dopamine and tracked weights as time series, the definition and provenance as metadata)")
+    e.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    e.set_defaults(func=_cmd_export)
+
     d = sub.add_parser("download", help="fetch a dataset into data/ from a list of mirrors (MD5-checked)")
     d.add_argument("dataset", nargs="?", default="mnist")
     d.add_argument("--dest", help="target directory (default data/DATASET)")
@@ -372,10 +314,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .sweep_cli import add_subcommands as add_sweep_subcommands
     add_sweep_subcommands(sub)
-    from .continual_cli import add_subcommands as add_continual_subcommands
-    add_continual_subcommands(sub)
-    from .spiking_cli import add_subcommands as add_spiking_subcommands
-    add_spiking_subcommands(sub)
     return p
 
 

@@ -1,72 +1,66 @@
 """Figure dispatch (app layer): which figures suit a run's kind, drawing them, writing PNGs.
 
-:func:`figures` picks what suits a run's kind (:data:`FIGURES`), :func:`plot_runs` writes them
-as PNGs (``neuro-grlu plot``), and ``Run.plot()`` calls :func:`figures` for one run. The
-drawing itself is in :mod:`neuro_grlu.figures` (one module per kind).
+Every kind registers its figures (:class:`~neuro_grlu.kinds.registry.FigureSpec` by name,
+:mod:`neuro_grlu.kinds`); :func:`figures` picks those the runs' content supports,
+:func:`plot_runs` writes them as PNGs (``neuro-grlu plot``), and ``Run.plot()`` calls
+:func:`figures` for one run. The drawing itself is in :mod:`neuro_grlu.figures`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import NeuroGRLUError, RunFileError
 from ..figures.common import FigureSet, _save
-from ..figures.continual import fig_accuracy_matrix, fig_fewshot, fig_forgetting
-from ..figures.rate import fig_alignment, fig_learning_curves
-from ..figures.spiking import fig_dopamine, fig_raster, fig_weight_histograms, fig_weights
-from ..figures.stdp_window import fig_stdp_window
 from ..io import Run
-from ..spiking.experiments.stdp_window import result_from_run
+from ..kinds import kinds
+
+class _ByKind(Mapping):
+    """A read-only view of the registry: run kind -> what `attr` of the kind gives (read on
+    every access, so a kind registered later is seen)."""
+
+    def __init__(self, attr):
+        self._attr = attr
+
+    def _items(self) -> dict:
+        return {kind.name: self._attr(kind) for kind in kinds() if self._attr(kind)}
+
+    def __getitem__(self, name):
+        return self._items()[name]
+
+    def __iter__(self):
+        return iter(self._items())
+
+    def __len__(self):
+        return len(self._items())
 
 
-def _needs(*arrays, weights=(), config=()):
-    def ok(run):
-        return (all(a in run.arrays for a in arrays) and all(w in run.weights for w in weights)
-                and all(run.config.get(c) for c in config))
-    ok.data = [("arrays", a) for a in arrays] + [("weights", w) for w in weights]
-    return ok
+#: run kind -> figure name -> FigureSpec (draw(runs) -> Figure, overlay, the data it needs), from the registry
+FIGURES = _ByKind(lambda kind: dict(kind.figures))
+
+#: The figures drawn when none are named, where a kind says (rate runs: the learning curves).
+DEFAULT_FIGURES = _ByKind(lambda kind: kind.default_figures)
 
 
 def _stripped_reason(run: Run, name: str) -> str | None:
     """One line saying figure `name` needs data that stripping dropped from `run`, else None."""
-    available = FIGURES[run.kind][name][2]
-    for group, item in getattr(available, "data", ()):
+    for group, item in FIGURES[run.kind][name].data:
         if run.missing(group, item):
             return (f"figure {name!r} needs {group}/{item}, which `neuro-grlu strip` dropped from {run.path}; "
                     "draw it from the full run file (re-run the command stored in the file)")
     return None
 
 
-def _stdp_result(run):
-    return result_from_run(run)
-
-
-#: run kind -> figure name -> (draw(runs) -> Figure, draws several runs in one figure, available(run) -> bool)
-FIGURES = {
-    "rate": {
-        "curves": (lambda runs: fig_learning_curves(runs), True, _needs()),
-        "alignment": (fig_alignment, True, _needs("alignment_deg", "alignment_samples")),
-    },
-    "spiking": {
-        "raster": (lambda runs: fig_raster(runs[0]), False, _needs("spike_t", "spike_i")),
-        "weights": (lambda runs: fig_weights(runs[0]), False, _needs("state_t", "tracked_w", config=("plasticity",))),
-        "histogram": (lambda runs: fig_weight_histograms(runs[0]), False,
-                      _needs("w_hist", "w_hist_edges", weights=("w_initial", "w_final"))),
-        "dopamine": (lambda runs: fig_dopamine(runs[0]), False, _needs("state_t", "dopamine")),
-    },
-    "continual": {
-        "matrix": (lambda runs: fig_accuracy_matrix(runs[0]), False,
-                   _needs("accuracy_matrix_class", "accuracy_matrix_task")),
-        "forgetting": (fig_forgetting, True, _needs("forgetting_class", "forgetting_task")),
-        "fewshot": (fig_fewshot, True, _needs("fewshot_shots", "fewshot_accuracy")),
-    },
-    "stdp-window": {
-        "window": (lambda runs: fig_stdp_window(_stdp_result(runs[0])), False, _needs("lags_ms", "dw_percent")),
-    },
-}
-
-#: The figures drawn when none are named (rate runs: the learning curves, which include alignment).
-DEFAULT_FIGURES = {"rate": ("curves",)}
+def skipped_notes(runs: list[Run]) -> list[str]:
+    """For stripped runs, why each figure of their kind that they cannot draw is skipped."""
+    notes = []
+    for run in (r for r in runs if r.stripped):
+        for name in sorted(set(FIGURES.get(run.kind, {})) - set(figure_names(run))):
+            reason = _stripped_reason(run, name)
+            if reason:
+                notes.append(reason)
+    return notes
 
 
 def figure_names(run: Run) -> list[str]:
@@ -75,7 +69,7 @@ def figure_names(run: Run) -> list[str]:
     if table is None:
         raise NeuroGRLUError(f"run file {run.path} has kind {run.kind!r}, which has no figures; "
                              f"plot supports {', '.join(FIGURES)}")
-    return [name for name, (_, _, available) in table.items() if available(run)]
+    return [name for name, spec in table.items() if spec.available(run)]
 
 
 def _check_names(runs: list[Run], names) -> list[str]:
@@ -141,12 +135,12 @@ def figures(runs: Run | list[Run], names: list[str] | str | None = None) -> "Fig
     table = FIGURES[runs[0].kind]
     out = FigureSet()
     for name in names:
-        draw, overlay, _ = table[name]
-        groups = [runs] if overlay or len(runs) == 1 else [[r] for r in runs]
+        spec = table[name]
+        groups = [runs] if spec.overlay or len(runs) == 1 else [[r] for r in runs]
         for group in groups:
             key = name if len(groups) == 1 else f"{group[0].path.stem}-{name}"
             try:
-                out[key] = draw(group)
+                out[key] = spec.draw(group)
             except (KeyError, IndexError, ValueError, TypeError) as exc:
                 raise RunFileError(f"cannot draw {name!r} from run file {group[0].path}: its content is "
                                    f"incomplete or inconsistent ({type(exc).__name__}: {exc})") from exc

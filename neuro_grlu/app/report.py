@@ -20,24 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import RunFileError
+from ..errors import NeuroGRLUError, RunFileError
 from ..io import Run, read_run
-
-
-def _last(m: dict, key: str):
-    v = m.get(key)
-    return float(v[-1]) if v is not None and len(v) else None
-
-
-def _finite(x):
-    return None if x is None or not np.isfinite(x) else float(x)
+from ..kinds import get_kind
 
 
 def summary(run: Run) -> dict:
     """Headline numbers of one run as a flat dict of plain Python values.
 
     Every run: ``file``, ``name`` (file name without suffix), ``model``, ``kind``, ``seed``, ``status``, ``epochs`` (completed),
-    ``wall_time_s``. Then, by kind:
+    ``wall_time_s``. Then the kind's own (its registered ``summary``, :mod:`neuro_grlu.kinds`):
 
     * ``rate``: ``rule``, ``pairs``, ``hidden``, ``activation``, ``test_accuracy`` (last epoch),
       ``best_test_accuracy``, ``train_accuracy``, ``validation_accuracy``, ``alignment_deg`` (list, last measurement per layer);
@@ -49,43 +41,13 @@ def summary(run: Run) -> dict:
     * ``stdp-window``: ``tau_plus_ms``, ``tau_minus_ms``, ``a_plus``, ``a_minus`` (%), and the
       same for the reference data (``data_*``).
     """
-    m, cfg = run.metrics, run.config
     row = {"file": str(run.path), "name": run.path.stem, "model": run.model, "kind": run.kind, "seed": run.seed, "status": run.status,
            "epochs": run.epochs_completed, "wall_time_s": run.wall_time_s}
-    if run.kind == "rate":
-        rule, net = cfg.get("rule", {}), cfg.get("network", {})
-        acc = m.get("test_accuracy")
-        align = run.arrays.get("alignment_deg")
-        row.update(rule=rule.get("name"), pairs=rule.get("pairs"), hidden=list(net.get("hidden", [])),
-                   activation=net.get("activation"), test_accuracy=_last(m, "test_accuracy"),
-                   best_test_accuracy=float(np.max(acc)) if acc is not None and len(acc) else None,
-                   train_accuracy=_last(m, "train_accuracy"), validation_accuracy=_last(m, "validation_accuracy"),
-                   alignment_deg=None if align is None or not len(align) else [_finite(a) for a in align[-1]])
-    elif run.kind == "spiking":
-        row["simulated_s"] = _last(m, "time_s")
-        for k, v in m.items():
-            if k.startswith("rate_") and k.endswith("_hz"):
-                row[k] = float(np.mean(v)) if len(v) else None
-        dropped = run.strip_info.get("dropped", {}).get("arrays/spike_t")
-        row["n_spikes"] = int(dropped["shape"][0]) if dropped and "spike_t" not in run.arrays else \
-            int(len(run.arrays.get("spike_t", ())))
-        row["rewards"] = int(len(run.arrays.get("reward_t", ()))) if cfg.get("reward", {}).get("kind") != "none" else 0
-        row["chosen_weight"] = _finite(_last(m, "chosen_weight"))
-    elif run.kind == "continual":
-        row["system"] = cfg.get("system")
-        for scen in ("class", "task"):
-            A = run.arrays.get(f"accuracy_matrix_{scen}")
-            done = np.flatnonzero(np.isfinite(A).all(axis=1)) if A is not None else []
-            row[f"average_accuracy_{scen}"] = float(np.mean(A[done[-1], : done[-1] + 1])) if len(done) else None
-            f = run.arrays.get(f"forgetting_{scen}")
-            row[f"forgetting_{scen}"] = float(np.nanmean(f)) if f is not None and np.isfinite(f).any() else None
-        if "fewshot_accuracy" in run.arrays:
-            acc = np.atleast_2d(run.arrays["fewshot_accuracy"]).mean(axis=0)
-            for n, a in zip(run.arrays["fewshot_shots"], acc):
-                row[f"fewshot_{int(n)}"] = float(a)
-    elif run.kind == "stdp-window":
-        for k in m:
-            row[k] = _last(m, k)
+    try:
+        kind = get_kind(run.kind)
+    except NeuroGRLUError:
+        return row  # a kind this version does not know: the common numbers only
+    row.update(kind.summary(run))
     return row
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...definitions import apply_overrides, load_raw
+from ...definitions import load_definition, load_raw
 from ...errors import ConfigError, RunFileError
 from ...io import RunWriter, read_run
 from ...reference import BI_POO_1998 as DATA, read_reference  # noqa: F401  (re-exported)
@@ -93,10 +93,11 @@ def protocol_config(raw: dict, name: str):
     return parse_spiking(raw, name), cfg.protocol, lags, delay_ms
 
 
-def run_stdp_window(model: str = "stdp-window", *, out_dir=None, overrides=(), target: str = "runtime",
-                    data=None, plot: bool = True, command: str = "") -> dict:
-    """Run the pairing protocol and fit the window; writes CSV/JSON/PNG and a run file
-    (``<name>.h5``, kind ``"stdp-window"``, see :func:`write_run_file`) into `out_dir` if given.
+def run_stdp_window(model: str = "stdp-window", *, out=None, out_dir=None, overrides=(), target: str = "runtime",
+                    data=None, plot: bool = True, command: str = "", overwrite: bool = True) -> dict:
+    """Run the pairing protocol and fit the window; if `out` (the run file, kind
+    ``"stdp-window"``, see :func:`write_run_file`) or `out_dir` (then ``<out_dir>/<name>.h5``)
+    is given, writes the run file and, beside it, the points as CSV and the figure as PNG.
 
     Returns
     -------
@@ -108,9 +109,11 @@ def run_stdp_window(model: str = "stdp-window", *, out_dir=None, overrides=(), t
     from brian2 import second
 
     t_start = time.perf_counter()
-    raw, name = load_raw(model)
-    if overrides:
-        raw = apply_overrides(raw, list(overrides))
+    raw, name = load_definition(model, list(overrides))
+    if out is None and out_dir is not None:
+        out = Path(out_dir) / f"{name}.h5"
+    if out is not None and Path(out).exists() and not overwrite:
+        raise RunFileError(f"{out} exists; pass --overwrite to replace it or choose another --out")
     cfg, protocol, target_lags, delay_ms = protocol_config(raw, name)
     b2.prefs.codegen.target = "cython" if target == "runtime" else "numpy"
     from ..build import build_network
@@ -137,16 +140,15 @@ def run_stdp_window(model: str = "stdp-window", *, out_dir=None, overrides=(), t
         "parameters": cfg.plasticity.to_dict(), "dt_ms": cfg.simulation.dt_ms, "axonal_delay_ms": delay_ms,
         "reference": str(Path(data) if data else DATA),
     }
-    if out_dir is not None:
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with open(out_dir / f"{name}.csv", "w") as f:
+    if out is not None:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out.with_suffix(".csv"), "w") as f:
             f.write("lag_ms,dw_percent\n" + "".join(f"{a:.4f},{b:.4f}\n" for a, b in zip(lags, dw)))
-        (out_dir / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
-        write_run_file(result, out_dir / f"{name}.h5", ref_lag=ref_lag, ref_dw=ref_dw, definition=cfg.to_dict(),
+        write_run_file(result, out, ref_lag=ref_lag, ref_dw=ref_dw, definition=cfg.to_dict(),
                        seed=cfg.simulation.seed, wall_time_s=time.perf_counter() - t_start, command=command)
         if plot:
-            plot_window(result, ref_lag, ref_dw, out_dir / f"{name}.png")
+            plot_window(result, ref_lag, ref_dw, out.with_suffix(".png"))
     return result
 
 
@@ -200,26 +202,57 @@ def result_from_run(run) -> dict:
 
 
 def read_window(path) -> tuple[dict, np.ndarray, np.ndarray]:
-    """A stored window: ``(result, reference lags in ms, reference changes in %)``.
-
-    Reads either the JSON written by ``neuro-grlu stdp-window`` (reference from its
-    ``reference`` CSV if that file exists, else ``data/bi_poo_1998.csv``) or a run file of kind
-    ``"stdp-window"``. Raises :class:`~neuro_grlu.errors.RunFileError` if neither.
-    """
+    """A stored window from a run file of kind ``"stdp-window"``: ``(result, reference lags in
+    ms, reference changes in %)``. The older JSON results are refused with a one-line
+    :class:`~neuro_grlu.errors.RunFileError` naming the command that converts them."""
     path = Path(path)
-    if path.suffix.lower() != ".json":
-        run = read_run(path)
-        if run.kind != "stdp-window":
-            raise RunFileError(f"run file {path} has kind {run.kind!r}, not 'stdp-window'")
-        return result_from_run(run), run.arrays.get("reference_lag_ms"), run.arrays.get("reference_dw_percent")
+    if path.suffix.lower() == ".json":
+        raise RunFileError(old_json_message(path))
+    run = read_run(path)
+    if run.kind != "stdp-window":
+        raise RunFileError(f"run file {path} has kind {run.kind!r}, not 'stdp-window'")
+    return result_from_run(run), run.arrays.get("reference_lag_ms"), run.arrays.get("reference_dw_percent")
+
+
+def old_json_message(path) -> str:
+    """What to do with an STDP-window result in the older JSON format."""
+    path = Path(path)
+    return (f"{path} is an STDP-window result in the older JSON format; convert it to a run file with "
+            f"`neuro-grlu stdp-window --convert {path}` (writes {path.with_suffix('.h5')}) and use that")
+
+
+#: Keys a JSON result written by the older ``neuro-grlu stdp-window`` must have.
+_JSON_KEYS = ("model", "lags_ms", "dw_percent", "fit", "data_fit", "n_pairs", "pair_rate_hz")
+
+
+def convert_json(path, out=None, *, overwrite: bool = False, command: str = "") -> Path:
+    """Convert an older JSON result to a run file of kind ``"stdp-window"`` (default: the same
+    name with ``.h5``). The reference points come from the JSON's ``reference`` CSV if it
+    exists, else :data:`~neuro_grlu.reference.BI_POO_1998`; the definition and seed from the
+    TOML beside the JSON (``<stem>.toml``) or the named model, if either exists (else seed 0
+    and an empty definition). The configuration records ``converted_from``."""
+    path = Path(path)
+    out = Path(out) if out is not None else path.with_suffix(".h5")
     try:
         result = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise RunFileError(f"cannot read STDP-window result {path} ({exc}); pass the .json written by "
-                           "`neuro-grlu stdp-window`") from None
-    needed = ("model", "lags_ms", "dw_percent", "fit", "data_fit", "n_pairs", "pair_rate_hz")
-    if not isinstance(result, dict) or any(k not in result for k in needed):
-        raise RunFileError(f"{path} is not an STDP-window result (needs keys {', '.join(needed)})")
+                           "the older `neuro-grlu stdp-window`") from None
+    if not isinstance(result, dict) or any(k not in result for k in _JSON_KEYS):
+        raise RunFileError(f"{path} is not an STDP-window result (needs keys {', '.join(_JSON_KEYS)})")
+    if out.exists() and not overwrite:
+        raise RunFileError(f"{out} exists; pass --overwrite to replace it or choose another --out")
     ref = Path(result.get("reference") or DATA)
     ref_lag, ref_dw = read_reference(ref if ref.is_file() else None)
-    return result, ref_lag, ref_dw
+    definition, seed = {}, 0
+    for candidate in (path.with_suffix(".toml"), result["model"]):
+        try:
+            cfg = protocol_config(*load_raw(str(candidate)))[0]
+        except (ConfigError, OSError):
+            continue
+        definition, seed = cfg.to_dict(), cfg.simulation.seed
+        break
+    result = {**result, "target_lags_ms": result.get("target_lags_ms", result["lags_ms"])}
+    write_run_file(result, out, ref_lag=ref_lag, ref_dw=ref_dw, definition={**definition, "converted_from": str(path)},
+                   seed=seed, command=command, overwrite=overwrite)
+    return out
