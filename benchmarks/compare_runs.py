@@ -3,9 +3,10 @@
     python benchmarks/compare_runs.py BEFORE.h5 AFTER.h5 [BEFORE2.h5 AFTER2.h5 ...] [--json OUT.json]
 
 Compares every dataset under /weights, /metrics and /arrays byte for byte (same dtype, shape
-and bytes), and the stored configuration (``config_json``), except measurements of the machine
-rather than of the model: wall-clock times, throughput, memory and load (:data:`TIMING`).
-Prints one line per pair; exit status 1 if any pair differs. ``--json`` writes the result.
+and bytes), except measurements of the machine rather than of the model: wall-clock times,
+throughput, memory and load (:data:`TIMING`); and lists the keys of the stored configuration
+(``config_json``) that differ (e.g. keys with defaults added by a later version). Prints one
+line per pair; exit status 1 if any dataset differs. ``--json`` writes the result.
 """
 
 from __future__ import annotations
@@ -31,18 +32,30 @@ def _datasets(f: h5py.File) -> dict[str, np.ndarray]:
     return out
 
 
+def _flat(d, prefix=""):
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 def compare(before: str, after: str) -> dict:
-    """``{"identical": bool, "compared": [names], "differ": [names], "config_identical": bool}``."""
+    """``{"identical": bool (every dataset), "compared": [names], "differ": [names],
+    "config_identical": bool, "config_changes": {key: [before, after]}}``."""
     with h5py.File(before, "r") as a, h5py.File(after, "r") as b:
         da, db = _datasets(a), _datasets(b)
-        config_same = json.loads(a.attrs["config_json"]) == json.loads(b.attrs["config_json"])
+        ca, cb = _flat(json.loads(a.attrs["config_json"])), _flat(json.loads(b.attrs["config_json"]))
+    changes = {k: [ca.get(k), cb.get(k)] for k in sorted(set(ca) | set(cb)) if ca.get(k) != cb.get(k)}
     differ = sorted(set(da) ^ set(db))
     for name in sorted(set(da) & set(db)):
         x, y = np.asarray(da[name]), np.asarray(db[name])
         if x.dtype != y.dtype or x.shape != y.shape or x.tobytes() != y.tobytes():
             differ.append(name)
-    return {"before": before, "after": after, "identical": not differ and config_same,
-            "config_identical": config_same, "compared": sorted(set(da) & set(db)), "differ": differ}
+    return {"before": before, "after": after, "identical": not differ, "config_identical": not changes,
+            "config_changes": changes, "compared": sorted(set(da) & set(db)), "differ": differ}
 
 
 def main(argv: list[str]) -> int:
@@ -55,8 +68,10 @@ def main(argv: list[str]) -> int:
         return 2
     results = [compare(argv[i], argv[i + 1]) for i in range(0, len(argv), 2)]
     for r in results:
-        state = "bit-identical" if r["identical"] else f"DIFFERENT ({', '.join(r['differ']) or 'config'})"
-        print(f"{r['before']} vs {r['after']}: {state} ({len(r['compared'])} datasets compared)")
+        state = "bit-identical" if r["identical"] else f"DIFFERENT ({', '.join(r['differ'])})"
+        config = "same config" if r["config_identical"] else \
+            "config differs: " + ", ".join(f"{k} {v[0]!r} -> {v[1]!r}" for k, v in r["config_changes"].items())
+        print(f"{r['before']} vs {r['after']}: {state} ({len(r['compared'])} datasets compared); {config}")
     if out:
         with open(out, "w") as f:
             json.dump(results, f, indent=1)

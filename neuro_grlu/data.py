@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from neuro_grlu.errors import DataError
+from neuro_grlu.paths import source_checkout
 
 __all__ = [
     "MNIST_FILES",
@@ -227,13 +228,24 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 def default_data_root() -> Path:
     """Root directory for data sets.
 
-    ``$NEURO_GRLU_DATA`` if set (and not empty), else the repository's ``data/`` directory.
-    MNIST lives in ``<root>/mnist``.
+    ``$NEURO_GRLU_DATA`` if set (and not empty), else the source checkout's ``data/``
+    directory (:func:`neuro_grlu.paths.source_checkout`). MNIST lives in ``<root>/mnist``.
+
+    Raises
+    ------
+    DataError
+        Neither is available (an installed package with ``$NEURO_GRLU_DATA`` unset): one line
+        saying how to point at the data.
     """
     env = os.environ.get(_ENV_VAR, "").strip()
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parent.parent / "data"
+    checkout = source_checkout()
+    if checkout is None:
+        raise DataError(f"no data directory: pass --data DIR (a directory with the MNIST IDX files), set "
+                        f"{_ENV_VAR} to a directory holding mnist/, or run from a source checkout "
+                        "(fetch MNIST with `neuro-grlu download --dest DIR`)")
+    return checkout / "data"
 
 
 def _find(directory: Path, name: str) -> Path | None:

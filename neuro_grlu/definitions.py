@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .paths import PACKAGE_DIR
 
 
 def models_dir() -> Path:
-    """Directory of named definitions: ``NEURO_GRLU_MODELS`` or the repository's ``models/``."""
+    """Directory of named definitions: ``$NEURO_GRLU_MODELS`` or the package's ``models/``
+    (package data; ``models/`` at the top of a checkout links to it)."""
     env = os.environ.get("NEURO_GRLU_MODELS")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "models"
+    return Path(env) if env else PACKAGE_DIR / "models"
 
 
 def available_models() -> list[str]:

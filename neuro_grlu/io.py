@@ -33,11 +33,12 @@ import h5py
 import numpy as np
 
 from neuro_grlu.errors import RunFileError
+from neuro_grlu.paths import PACKAGE_DIR
 
 SCHEMA = "neuro_grlu.run"
 SCHEMA_VERSION = 1
 
-_REPO_DIR = Path(__file__).resolve().parent.parent
+_REPO_DIR = PACKAGE_DIR.parent  # git_info checks that this is the top of a work tree
 _REQUIRED_ATTRS = (
     "schema_version", "created", "seed", "kind", "model", "config_json", "versions_json",
     "git_commit", "git_dirty", "status", "epochs_planned", "epochs_completed",

@@ -1,7 +1,7 @@
 """Published measurements the models are compared with (data layer).
 
 * :data:`BI_POO_1998`: the STDP window of Bi & Poo (1998), reconstructed from the published
-  exponential fit (see ``data/README.md``): columns ``dt_ms`` (t_post - t_pre, ms) and
+  exponential fit (see ``data/README.md``; shipped as package data, as is the next): columns ``dt_ms`` (t_post - t_pre, ms) and
   ``dw_percent`` (weight change, %).
 * :data:`SJOSTROM_2001`: the frequency dependence of STDP measured by Sjöström, Turrigiano &
   Nelson (2001) at dt = ±10 ms, 0.1-50 Hz (group mean EPSP ratio, SEM, n; digitised points,
@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError
+from .paths import PACKAGE_DIR
 
-BI_POO_1998 = Path(__file__).resolve().parents[1] / "data" / "bi_poo_1998.csv"
-SJOSTROM_2001 = Path(__file__).resolve().parents[1] / "data" / "sjostrom_2001.csv"
+BI_POO_1998 = PACKAGE_DIR / "measurements" / "bi_poo_1998.csv"  # package data
+SJOSTROM_2001 = PACKAGE_DIR / "measurements" / "sjostrom_2001.csv"  # package data
 SJOSTROM_COLUMNS = ("row_id", "frequency_hz", "dt_ms", "pairs_per_burst", "n_bursts", "burst_period_s",
                     "epsp_ratio", "sem", "n")
 

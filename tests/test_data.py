@@ -188,7 +188,7 @@ def test_load_idx_dir_images_not_3d(tmp_path):
 
 def test_default_data_root_env_override(tmp_path, monkeypatch):
     monkeypatch.delenv("NEURO_GRLU_DATA", raising=False)
-    assert default_data_root() == Path(data.__file__).resolve().parent.parent / "data"
+    assert default_data_root() == Path(data.__file__).resolve().parent.parent / "data"  # the checkout
     monkeypatch.setenv("NEURO_GRLU_DATA", str(tmp_path))
     assert default_data_root() == tmp_path
     with pytest.raises(DataError, match=str(tmp_path / "mnist") + " does not exist"):

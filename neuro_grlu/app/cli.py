@@ -332,6 +332,10 @@ def main(argv: list[str] | None = None) -> int:
     except NeuroGRLUError as exc:
         print(f"neuro-grlu: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (neuro-grlu models | head): not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("neuro-grlu: interrupted; the run file keeps the completed epochs (status 'incomplete'; "
               "with --overwrite in FILE.new, the old file is intact); continue it with --resume", file=sys.stderr)

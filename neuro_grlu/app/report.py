@@ -23,6 +23,7 @@ import numpy as np
 from ..errors import NeuroGRLUError, RunFileError
 from ..io import Run, read_run
 from ..kinds import get_kind
+from ..paths import source_checkout
 
 
 def summary(run: Run) -> dict:
@@ -137,8 +138,8 @@ PUBLISHED_GRLU = {
     "grlu-mnist-deep128": ("2 hidden layers, skip", "~98"),
 }
 
-#: Where the stored full-size results live in a source checkout.
-RESULTS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+#: Where the stored full-size results live in a source checkout (None for an installed copy).
+RESULTS_DIR = None if source_checkout() is None else source_checkout() / "benchmarks" / "results"
 
 
 def stored(*parts: str) -> Path:
@@ -146,6 +147,9 @@ def stored(*parts: str) -> Path:
     ``stored("distal-reward", "distal-reward.h5")`` or a pattern for :func:`report`,
     ``stored("grlu-table", "*.h5")``. Raises ``RunFileError`` (one line) if it is
     missing (an installed package without the repository has no stored results)."""
+    if RESULTS_DIR is None:
+        raise RunFileError(f"stored result {'/'.join(parts)} not found: the stored results ship with the source "
+                           "repository (git clone), not with the installed package")
     path = RESULTS_DIR.joinpath(*parts)
     found = glob.glob(str(path)) if any(ch in str(path) for ch in "*?[") else path.exists()
     if not found:
