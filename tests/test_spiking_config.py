@@ -60,7 +60,7 @@ def test_bad_definitions_are_one_line_errors(mutate, needle):
 
 @pytest.mark.parametrize("argv,needle", [
     (["simulate", "no-such-model"], "unknown model 'no-such-model'"),
-    (["simulate", "grlu-mnist-pairs1"], "not a spiking model"),
+    (["simulate", "grlu-mnist-pairs1"], "is a rate model; run it with 'neuro-grlu train grlu-mnist-pairs1'"),
     (["simulate", "izhikevich-distal-reward", "--set", "plasticity.tau_c_ms=0"], "tau_c_ms"),
     (["simulate", "izhikevich-distal-reward", "--duration", "90", "--chunk", "60"], "whole multiple"),
     (["stdp-window", "izhikevich-distal-reward"], "no [protocol] table"),
