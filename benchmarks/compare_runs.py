@@ -2,8 +2,8 @@
 
     python benchmarks/compare_runs.py BEFORE.h5 AFTER.h5 [BEFORE2.h5 AFTER2.h5 ...] [--json OUT.json]
 
-Compares every dataset under /weights, /metrics and /arrays byte for byte (same dtype, shape
-and bytes), except measurements of the machine rather than of the model: wall-clock times,
+Compares every dataset of BEFORE under /weights, /metrics and /arrays with AFTER's byte for byte
+(same dtype, shape and bytes; datasets only AFTER has are listed), except measurements of the machine rather than of the model: wall-clock times,
 throughput, memory and load (:data:`TIMING`); and lists the keys of the stored configuration
 (``config_json``) that differ (e.g. keys with defaults added by a later version). Prints one
 line per pair; exit status 1 if any dataset differs. ``--json`` writes the result.
@@ -43,19 +43,25 @@ def _flat(d, prefix=""):
 
 
 def compare(before: str, after: str) -> dict:
-    """``{"identical": bool (every dataset), "compared": [names], "differ": [names],
-    "config_identical": bool, "config_changes": {key: [before, after]}}``."""
+    """``{"identical": bool, "compared": [names], "differ": [names], "added": [names],
+    "removed": [names], "config_identical": bool, "config_changes": {key: [before, after]}}``.
+
+    ``identical``: every dataset of `before` is in `after`, byte for byte. Datasets only in
+    `after` (``added``, e.g. a record a later version writes) are listed, not counted as a
+    difference; the configuration's changed keys likewise."""
     with h5py.File(before, "r") as a, h5py.File(after, "r") as b:
         da, db = _datasets(a), _datasets(b)
         ca, cb = _flat(json.loads(a.attrs["config_json"])), _flat(json.loads(b.attrs["config_json"]))
     changes = {k: [ca.get(k), cb.get(k)] for k in sorted(set(ca) | set(cb)) if ca.get(k) != cb.get(k)}
-    differ = sorted(set(da) ^ set(db))
+    added, removed = sorted(set(db) - set(da)), sorted(set(da) - set(db))
+    differ = []
     for name in sorted(set(da) & set(db)):
         x, y = np.asarray(da[name]), np.asarray(db[name])
         if x.dtype != y.dtype or x.shape != y.shape or x.tobytes() != y.tobytes():
             differ.append(name)
-    return {"before": before, "after": after, "identical": not differ, "config_identical": not changes,
-            "config_changes": changes, "compared": sorted(set(da) & set(db)), "differ": differ}
+    return {"before": before, "after": after, "identical": not differ and not removed, "config_identical": not changes,
+            "config_changes": changes, "compared": sorted(set(da) & set(db)), "differ": differ,
+            "added": added, "removed": removed}
 
 
 def main(argv: list[str]) -> int:
@@ -68,7 +74,9 @@ def main(argv: list[str]) -> int:
         return 2
     results = [compare(argv[i], argv[i + 1]) for i in range(0, len(argv), 2)]
     for r in results:
-        state = "bit-identical" if r["identical"] else f"DIFFERENT ({', '.join(r['differ'])})"
+        state = "bit-identical" if r["identical"] else f"DIFFERENT ({', '.join(r['differ'] + r['removed'])})"
+        if r["added"]:
+            state += f" (new datasets: {', '.join(r['added'])})"
         config = "same config" if r["config_identical"] else \
             "config differs: " + ", ".join(f"{k} {v[0]!r} -> {v[1]!r}" for k, v in r["config_changes"].items())
         print(f"{r['before']} vs {r['after']}: {state} ({len(r['compared'])} datasets compared); {config}")
