@@ -8,9 +8,19 @@ live side by side in one process (runtime target).
 
 All randomness that shapes the network (connectivity, frozen input noise, Poisson
 trains, reward delays, uncorrelated reward times) is drawn with NumPy from the
-configuration's seed, so it is identical for every code-generation target; only the
-``uniform`` input noise uses Brian2's ``rand()`` (seeded with :func:`brian2.seed`, but a
-different stream in runtime and standalone mode).
+configuration's seed, so it is identical for every code-generation target; the
+``philox`` input noise is Philox4x32-10 of (seed, step, neuron) (:mod:`.philox`), also
+identical on every target; only the ``uniform`` input noise uses Brian2's ``rand()``
+(seeded with :func:`brian2.seed`, but a different stream in runtime and standalone mode).
+
+Clocks: one ``brian2.Clock`` per period (:class:`Clocks`): every 1 ms object shares
+one clock, the 10 ms plasticity grid and the 10 ms state monitors another, and so on
+(Brian2 otherwise creates a clock per object, each advanced and compared every step).
+
+Standalone: nothing that depends on the seed is written into the generated code. Arrays
+(connectivity, initial values, tables) are data files; the Philox seed is a variable set
+through ``run_args`` (:attr:`BuiltNetwork.run_args`), and Brian2's ``seed()`` is only
+called for ``rand()`` (input ``uniform``). Another seed therefore recompiles nothing.
 
 Structure
 ---------
@@ -39,7 +49,8 @@ import numpy as np
 from ..errors import ConfigError
 from .config import SOURCE_MODELS, IzhikevichPopulation, LIFPopulation, SpikingConfig
 from .neurons import get_model
-from .plasticity import stdp_synapse
+from . import philox
+from .plasticity import dopamine_event_code, rebase_ms, stdp_synapse
 
 #: Largest frozen-noise table (values) accepted for ``input.kind = "frozen_uniform"``.
 MAX_FROZEN_VALUES = 50_000_000
@@ -47,6 +58,9 @@ FAR_FUTURE_S = 1e9
 #: Length of the table of pre-drawn reward delays (the k-th coincidence uses entry
 #: k mod this length; more than the coincidences of a one-hour run).
 DELAY_TABLE_SIZE = 1 << 18
+#: Philox stream of the neurons' input noise (the counter's fourth word) and the seed range.
+NOISE_STREAM = 0
+PHILOX_SEEDS = 1 << 31
 
 
 @dataclass
@@ -80,6 +94,46 @@ class BuiltNetwork:
     tracked: np.ndarray | None = None
     pre_idx: dict = field(default_factory=dict)
     post_idx: dict = field(default_factory=dict)
+    run_args: dict = field(default_factory=dict)
+    event: bool = False
+
+    def weights_now(self) -> np.ndarray:
+        """Current weights of the plastic projection (float64, shape (n_syn,)).
+
+        With ``update = "event"`` the stored ``w`` is the weight at each synapse's last
+        event; the current weight adds ``eta c_hat (L - L_last)`` (then clipped).
+        """
+        syn = self.groups[self.plastic]
+        w = np.asarray(syn.w[:], dtype=np.float64)
+        if not self.event:
+            return w
+        p = self.config.plasticity
+        L = float(np.asarray(self.groups["dopamine"].L[:]).ravel()[0])
+        c_hat = np.asarray(syn.c_hat[:], dtype=np.float64)
+        L_last = np.asarray(syn.L_last[:], dtype=np.float64)
+        return np.clip(w + p.eta_per_s * c_hat * (L - L_last), p.w_min, p.w_max)
+
+
+class Clocks:
+    """One shared ``brian2.Clock`` per period: ``clocks(dt_ms)`` (same period, same clock)."""
+
+    def __init__(self):
+        self._clocks = {}
+
+    def __call__(self, dt_ms: float):
+        import brian2 as b2
+
+        key = round(float(dt_ms), 9)
+        if key not in self._clocks:
+            self._clocks[key] = b2.Clock(dt=key * b2.ms, name=f"clock_{len(self._clocks)}*")
+        return self._clocks[key]
+
+
+def _standalone() -> bool:
+    import brian2 as b2
+    from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
+
+    return isinstance(b2.get_device(), CPPStandaloneDevice)
 
 
 def _connect(rng, proj, pre_n, pre_global, targets):
@@ -168,7 +222,11 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
     duration_s = sim.duration_s if duration_s is None else duration_s
     dt = sim.dt_ms * ms
     rng = np.random.default_rng(sim.seed)
-    b2.seed(sim.seed)
+    clocks = Clocks()
+    clock = clocks(sim.dt_ms)
+    standalone = _standalone()
+    if config.input.kind == "uniform":
+        b2.seed(sim.seed)
     out = BuiltNetwork(net=None, config=config)
     objects = []
 
@@ -182,6 +240,11 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
         ns = dict(I_offset=inp.offset_mV * mV, I_amplitude=inp.amplitude_mV * mV)
         if inp.kind == "uniform":
             i_ext = "I_ext = I_offset + I_amplitude*(rand() - 0.5) : volt (constant over dt)"
+        elif inp.kind == "philox":
+            ns["philox_uniform"] = philox.brian2_uniform()
+            i_ext = ("I_ext = I_offset + I_amplitude*(philox_uniform(noise_seed, NOISE_STREAM, t_in_timesteps, i)"
+                     " - 0.5) : volt (constant over dt)\nnoise_seed : integer (shared, constant)")
+            ns["NOISE_STREAM"] = NOISE_STREAM
         elif inp.kind == "frozen_uniform":
             steps = int(round(duration_s / (sim.dt_ms * 1e-3))) + 1
             if steps * n_total > MAX_FROZEN_VALUES:
@@ -196,7 +259,7 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
             i_ext = "I_ext = 0*mV : volt"
         neurons = b2.NeuronGroup(n_total, model.equations + "\n" + i_ext, threshold=model.threshold,
                                  reset=model.reset, refractory=model.refractory, method=model.method,
-                                 namespace=ns, dt=dt, name="neurons*")
+                                 namespace=ns, clock=clock, name="neurons*")
         start = 0
         values = {k: np.empty(n_total) for k in model.per_neuron}
         v0 = np.empty(n_total)
@@ -218,6 +281,11 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
             setattr(neurons, key, values[key] * (mV if unit == "mV" else ms if unit == "ms" else 1))
         neurons.v = v0 * mV
         neurons.t_last = -FAR_FUTURE_S * second
+        if inp.kind == "philox":
+            if standalone:  # a data file, not a literal in main.cpp
+                out.run_args[neurons.noise_seed] = int(sim.seed) % PHILOX_SEEDS
+            else:
+                neurons.noise_seed = int(sim.seed) % PHILOX_SEEDS
         if model.name == "izhikevich":
             neurons.u = values["b"] * v0 * mV
         objects.append(neurons)
@@ -239,7 +307,7 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
             times = np.asarray(pop.times_ms, dtype=float) * ms
         else:
             continue
-        sg = b2.SpikeGeneratorGroup(pop.n, idx, times, dt=dt, name=f"source_{name}*")
+        sg = b2.SpikeGeneratorGroup(pop.n, idx, times, clock=clock, name=f"source_{name}*")
         sources[name] = sg
         objects.append(sg)
         out.groups[f"source_{name}"] = sg
@@ -247,13 +315,23 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
     # -- dopamine ------------------------------------------------------------------------
     dp = config.dopamine
     td_vars = "\nV : 1\nV_prev : 1\nr_acc : 1\ndelta : 1" if dp.critic == "td" else ""
-    dopamine = b2.NeuronGroup(
-        1, """dd/dt = (d_tonic - d)/tau_d - rpe*rho : 1
-              drho/dt = -rho/tau_critic : 1/second""" + td_vars,
-        method="euler" if dp.rpe else "exact",
-        namespace=dict(d_tonic=dp.tonic, tau_d=dp.tau_d_ms * ms, rpe=1.0 if dp.rpe else 0.0,
-                       tau_critic=dp.tau_critic_s * second),
-        dt=dt, name="dopamine*")
+    out.event = event = (config.plasticity.update == "event" and config.plasticity.modulation == "dopamine"
+                         and any(p.plastic for p in config.projections.values()))
+    if event:
+        # d, Y = exp(-(t - T)/tau_c) and L = integral of Y d since the epoch start T, in closed form
+        step_code, rebase_code, dns = dopamine_event_code(config.plasticity, dp.tau_d_ms, dp.tonic, sim.dt_ms)
+        dopamine = b2.NeuronGroup(1, "d : 1\nrho : 1/second\nY : 1\nL : second" + td_vars, namespace=dns,
+                                  clock=clock, name="dopamine*")
+        dopamine.run_regularly(step_code, clock=clock, when="groups", name="dopamine_step*")
+        dopamine.Y = 1.0
+    else:
+        dopamine = b2.NeuronGroup(
+            1, """dd/dt = (d_tonic - d)/tau_d - rpe*rho : 1
+                  drho/dt = -rho/tau_critic : 1/second""" + td_vars,
+            method="euler" if dp.rpe else "exact",
+            namespace=dict(d_tonic=dp.tonic, tau_d=dp.tau_d_ms * ms, rpe=1.0 if dp.rpe else 0.0,
+                           tau_critic=dp.tau_critic_s * second),
+            clock=clock, name="dopamine*")
     dopamine.d = dp.tonic
     objects.append(dopamine)
     out.groups["dopamine"] = dopamine
@@ -264,7 +342,7 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
                                            d_da : 1 (linked)""",
                             threshold="rand() < rate*dt", namespace=dict(base_rate=dp.base_rate_hz, gain=dp.gain_hz,
                                                                          d_tonic=dp.tonic, Hz=b2.Hz),
-                            dt=dt, name="dopamine_neurons*")
+                            clock=clock, name="dopamine_neurons*")
         da.d_da = b2.linked_var(dopamine, "d", index=np.zeros(dp.neurons, dtype=int))
         objects.append(da)
         out.groups["dopamine_neurons"] = da
@@ -283,26 +361,37 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
         effect = model.on_pre_exc if proj.weight >= 0 else model.on_pre_inh
         if proj.plastic:
             spec = stdp_synapse(config.plasticity, effect, delay_ms=proj.delay_ms,
-                                neuron_traces=pre_pop.model not in SOURCE_MODELS)
+                                neuron_traces=pre_pop.model not in SOURCE_MODELS, dt_ms=sim.dt_ms)
             syn = b2.Synapses(source, neurons, model=spec["model"], on_pre=spec["on_pre"],
                               on_post=spec["on_post"], namespace=spec["namespace"],
-                              delay=proj.delay_ms * ms, dt=dt, name=f"proj_{jname}*")
+                              delay=proj.delay_ms * ms, clock=clock, name=f"proj_{jname}*")
         else:
             syn = b2.Synapses(source, neurons, model="w : 1", on_pre=effect.format(w="w"), namespace={},
-                              delay=proj.delay_ms * ms, dt=dt, name=f"proj_{jname}*")
+                              delay=proj.delay_ms * ms, clock=clock, name=f"proj_{jname}*")
         syn.connect(i=i, j=j)
         syn.w = proj.weight
         if proj.plastic:
-            if config.plasticity.modulation == "dopamine":
+            update_clock = clocks(float(spec["update_dt"] / ms))
+            if spec["event"]:
+                syn.c_hat = 0.0
+                syn.L_da = b2.linked_var(dopamine, "L")
+                syn.Y_da = b2.linked_var(dopamine, "Y")
+                # the epoch restart: every synapse catches up, then the dopamine group rebases
+                syn.run_regularly(spec["regular"], clock=update_clock, when="end", order=-3,
+                                  name=f"proj_{jname}_rebase*")
+            elif config.plasticity.modulation == "dopamine":
                 syn.c = 0.0
                 syn.da = b2.linked_var(dopamine, "d")
-                syn.run_regularly(spec["regular"], dt=spec["update_dt"], when="end",
+                syn.run_regularly(spec["regular"], clock=update_clock, when="end",
                                   name=f"proj_{jname}_update*")
             if out.plastic is None:
                 out.plastic = jname
         out.pre_idx[jname], out.post_idx[jname] = i, j
         objects.append(syn)
         out.groups[jname] = syn
+    if event:
+        dopamine.run_regularly(rebase_code, clock=clocks(rebase_ms(config.plasticity, sim.dt_ms)), when="end",
+                               order=-2, name="dopamine_rebase*")
 
     # -- reward schedule -----------------------------------------------------------------
     reward_sources = []
@@ -328,19 +417,19 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
                                        pending : 1
                                        count : integer""",
                                   threshold="pending > 0.5", reset="pending = 0\ncount += 1",
-                                  namespace={}, dt=dt, name="detector*")
+                                  namespace={}, clock=clock, name="detector*")
         detector.t_pre_last = -FAR_FUTURE_S * second
-        seen_pre = b2.Synapses(pre_src, detector, on_pre="t_pre_last_post = t", namespace={}, dt=dt,
+        seen_pre = b2.Synapses(pre_src, detector, on_pre="t_pre_last_post = t", namespace={}, clock=clock,
                                order=-2, name="detector_pre*")
         seen_pre.connect(i=pre_i, j=0)
-        seen_post = b2.Synapses(neurons, detector, namespace=dict(window=rw.window_ms * ms), dt=dt, order=-1,
+        seen_post = b2.Synapses(neurons, detector, namespace=dict(window=rw.window_ms * ms), clock=clock, order=-1,
                                 on_pre="pending_post = 1.0*int(t - t_pre_last_post < window and t > t_pre_last_post)",
                                 name="detector_post*")
         seen_post.connect(i=post_i, j=0)
         k = rw.max_pending
         timers = b2.NeuronGroup(k, "t_due : second\nslot : integer (constant)", threshold="t >= t_due",
                                 reset="t_due = far_future", namespace=dict(far_future=FAR_FUTURE_S * second),
-                                dt=dt, name="timers*")
+                                clock=clock, name="timers*")
         timers.t_due = FAR_FUTURE_S * second
         timers.slot = np.arange(k)
         lo, hi = int(round(rw.delay_min_ms / sim.dt_ms)), int(round(rw.delay_max_ms / sim.dt_ms))
@@ -351,7 +440,7 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
         # generated code does not depend on the duration: a standalone build reused for
         # another duration recompiles main.cpp only
         delays = np.resize(delays, DELAY_TABLE_SIZE)
-        arm = b2.Synapses(detector, timers, dt=dt, name="timers_arm*",
+        arm = b2.Synapses(detector, timers, clock=clock, name="timers_arm*",
                           namespace=dict(delay_table=b2.TimedArray(delays * ms, dt=1 * ms), n_slots=k, step=dt,
                                          n_table=DELAY_TABLE_SIZE),
                           on_pre="t_due_post = t_due_post + int(slot_post == count_pre % n_slots)*"
@@ -369,7 +458,7 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
         else:
             times = np.asarray(rw.times_s, dtype=float) * second
             n = len(times)
-        gen = b2.SpikeGeneratorGroup(1, np.zeros(n, dtype=int), times, dt=dt, name="reward_source*")
+        gen = b2.SpikeGeneratorGroup(1, np.zeros(n, dtype=int), times, clock=clock, name="reward_source*")
         objects.append(gen)
         out.groups["reward_source"] = gen
         reward_sources.append(gen)
@@ -378,26 +467,28 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
         on_reward = "r_acc_post += amount" if dp.critic == "td" else "d_post += amount\nrho_post += amount/tau_critic"
         release = b2.Synapses(src, dopamine, on_pre=on_reward,
                               namespace=dict(amount=rw.amount, tau_critic=dp.tau_critic_s * second),
-                              dt=dt, name=f"release_{src.name}*")
+                              clock=clock, name=f"release_{src.name}*")
         release.connect()
         objects.append(release)
 
     # -- monitors ------------------------------------------------------------------------
-    sdt = rec.state_dt_ms * ms
+    state_clock = clocks(rec.state_dt_ms)
     record_spikes = rec.spikes if record_spikes is None else record_spikes
     if neurons is not None and record_spikes:
         out.monitors["spikes"] = b2.SpikeMonitor(neurons, record=True, name="spikes*")
-    out.monitors["dopamine"] = b2.StateMonitor(dopamine, "d", record=[0], dt=sdt, when="end", name="mon_dopamine*")
+    out.monitors["dopamine"] = b2.StateMonitor(dopamine, "d", record=[0], clock=state_clock, when="end",
+                                               name="mon_dopamine*")
     if out.plastic is not None:
         syn = out.groups[out.plastic]
         n_syn = len(out.pre_idx[out.plastic])
         others = rng.choice(n_syn, size=min(8, n_syn), replace=False)
         first = out.chosen if out.chosen is not None else int(others[0])
         out.tracked = np.concatenate([[first], others[others != first]])[: min(8, n_syn)].astype(int)
-        variables = ["w", "c"] if config.plasticity.modulation == "dopamine" else ["w"]
-        out.monitors["synapses"] = b2.StateMonitor(syn, variables, record=out.tracked, dt=sdt, when="end",
-                                                   name="mon_synapses*")
-        out.monitors["weights"] = b2.StateMonitor(syn, "w", record=True, dt=sim.chunk_s * second,
+        w_var = "w_now" if event else "w"  # event-driven: w is the weight at the last event
+        variables = [w_var, "c"] if config.plasticity.modulation == "dopamine" else [w_var]
+        out.monitors["synapses"] = b2.StateMonitor(syn, variables, record=out.tracked, clock=state_clock,
+                                                   when="end", name="mon_synapses*")
+        out.monitors["weights"] = b2.StateMonitor(syn, w_var, record=True, clock=clocks(sim.chunk_s * 1000.0),
                                                   when="end", name="mon_weights*")
     if dp.critic == "td":
         out.monitors["td"] = b2.StateMonitor(dopamine, ["delta", "V"], record=[0], dt=dp.td_bin_ms * ms, when="end",

@@ -113,9 +113,11 @@ SOURCE_MODELS = ("poisson", "generator")
 
 @dataclass(frozen=True)
 class InputParams(ParamSet):
-    kind: str = param("uniform", choices=("uniform", "frozen_uniform", "constant", "none"),
+    kind: str = param("uniform", choices=("uniform", "philox", "frozen_uniform", "constant", "none"),
                       doc="external drive of every model neuron: I = offset + amplitude*(U - 1/2), U ~ uniform(0,1) "
-                          "drawn each step (uniform: Brian2's RNG; frozen_uniform: NumPy from the seed, target-independent)")
+                          "drawn each step (uniform: Brian2's RNG, a different stream per target; philox: "
+                          "Philox4x32-10 of (seed, step, neuron), the same stream on every target; "
+                          "frozen_uniform: NumPy from the seed, target-independent, stored in memory)")
     amplitude_mV: float = param(13.0, low=0.0, doc="peak-to-peak amplitude of the uniform noise (mV)")
     offset_mV: float = param(0.0, doc="constant part of the drive (mV)")
 
@@ -148,7 +150,10 @@ class PlasticityParams(ParamSet):
                             doc="dopamine: STDP writes eligibility c and dw/dt = eta*c*d; none: STDP writes w directly")
     tau_c_ms: float = param(1000.0, low=0.0, low_open=True, doc="eligibility-trace time constant (ms)")
     eta_per_s: float = param(10.0, low=0.0, doc="dw/dt = eta*c*d (1/s); 10/s reproduces Izhikevich's code (s += 0.1*c*d every 10 ms)")
-    update_dt_ms: float = param(10.0, low=0.0, low_open=True, doc="grid on which w and c are updated (ms)")
+    update: str = param("grid", choices=("grid", "event"),
+                        doc="dopamine modulation: grid = w and c updated every update_dt_ms (Izhikevich's code); "
+                            "event = dw/dt = eta*c*d integrated exactly at each spike of the synapse")
+    update_dt_ms: float = param(10.0, low=0.0, low_open=True, doc="grid on which w and c are updated (ms; update = grid)")
     stdp_scale: float = param(1.0, low=0.0, doc="factor on A+/A- when modulation = none (weight units per pair)")
     window: str = param("pair", choices=("pair", "triplet"),
                         doc="pair: classical pair-based STDP; triplet: Pfister & Gerstner (2006), a_plus/a_minus "
@@ -367,6 +372,10 @@ def parse_spiking(raw: dict[str, Any], name: str = "custom") -> SpikingConfig:
             raise ConfigError(f"dopamine.td_bin_ms ({dopamine.td_bin_ms}) must be >= simulation.dt_ms ({sim.dt_ms})")
     elif dopamine.cue:
         raise ConfigError("dopamine.cue is only used with dopamine.critic = \"td\"")
+    if plasticity.update == "event" and plasticity.modulation == "dopamine" and (
+            dopamine.rpe or dopamine.critic != "none" or dopamine.tonic < 0 or reward.amount < 0):
+        raise ConfigError("plasticity.update = \"event\" needs dopamine.rpe = false, dopamine.critic = \"none\", dopamine.tonic >= 0 and "
+                          "reward.amount >= 0 (the exact integral assumes d >= 0); use update = \"grid\" otherwise")
     if plasticity.update_dt_ms < sim.dt_ms:
         raise ConfigError(f"plasticity.update_dt_ms ({plasticity.update_dt_ms}) must be >= simulation.dt_ms ({sim.dt_ms})")
     check_memory(network_memory_bytes(populations, projections),

@@ -15,7 +15,9 @@ spike, written by their reset) instead of keeping two event-driven traces in eac
 the 80,000 synapses; this halves the cost of a postsynaptic spike. Consequences, the
 same as in Izhikevich's code: a postsynaptic spike in the step a presynaptic spike
 arrives counts as pre-before-post only; a presynaptic spike still in flight (fired less
-than one delay ago) does not pair with a postsynaptic spike. If the presynaptic side
+than one delay ago) does not pair with a postsynaptic spike. "Fired at least one delay
+ago" is tested as ``t - t_last_pre > delay - dt/2``: with ``>= delay`` the rounding of
+``t - t_last_pre`` (both whole steps) dropped about half of the lag-0 pairs. If the presynaptic side
 is a spike generator (no ``t_last``), per-synapse traces are used (``apre``, ``apost``,
 event-driven), with the same result.
 
@@ -46,6 +48,22 @@ every plastic synapse through a *shared* linked variable (one global value, not
 per-synapse state). Izhikevich updates ``s`` and ``sd`` every 10 ms (``s +=
 (0.002+DA)*sd; sd *= 0.99``); updating 80,000 synapses every 1 ms step would cost 10x
 more, so the grid is kept deliberately and is a parameter (``update_dt_ms``).
+
+``update = "event"``: the same rule without the grid, ``dw/dt = eta c d`` and
+``dc/dt = -c/tau_c`` integrated exactly and only when the synapse has an event. Between
+two events of a synapse ``c(s) = c_hat Y(s)`` with ``Y(s) = exp(-(s - T)/tau_c)`` (``T`` the
+start of the current epoch), so the weight change is ``eta c_hat (L(t) - L(t_last))``
+with ``L(t) = integral from T to t of Y d``. ``Y`` and ``L`` are two numbers of the
+dopamine group, advanced in closed form each step (:func:`dopamine_event_code`); each
+synapse keeps ``c_hat`` and ``L_last``. At a pre or post event the synapse first adds
+``eta c_hat (L - L_last)`` to ``w`` and clips, then adds the pair term ``/ Y`` to ``c_hat``.
+This is exact, clipping included, because ``d >= 0`` and ``c`` keeps its sign between
+events, so ``w`` moves monotonically and clipping at the next event equals clipping on
+the way. Every ``rebase`` (10 tau_c, so ``1/Y <= e^10``) all synapses are brought up to
+date and ``T``, ``Y``, ``L`` restart (a 1/10,000-step cost). The grid's O(update_dt/tau_c)
+error disappears and the 10 ms pass over all synapses with it. ``w`` is then the weight
+at the synapse's last event; the current weight is the subexpression ``w_now``
+(monitored instead of ``w``) and ``c = c_hat Y``.
 """
 
 from __future__ import annotations
@@ -55,7 +73,8 @@ import numpy as np
 from .config import PlasticityParams
 
 
-def stdp_synapse(p: PlasticityParams, on_pre_effect: str, *, delay_ms: float, neuron_traces: bool) -> dict:
+def stdp_synapse(p: PlasticityParams, on_pre_effect: str, *, delay_ms: float, neuron_traces: bool,
+                 dt_ms: float = 1.0) -> dict:
     """Brian2 ``Synapses`` arguments for a plastic excitatory projection.
 
     Parameters
@@ -76,7 +95,10 @@ def stdp_synapse(p: PlasticityParams, on_pre_effect: str, *, delay_ms: float, ne
     dict
         ``model``, ``on_pre``, ``on_post`` (str), ``namespace`` (dict of Brian2
         quantities and numbers), ``regular`` (code run every ``update_dt``, or None) and
-        ``update_dt`` (Brian2 time).
+        ``update_dt`` (Brian2 time: the grid, or the epoch for ``update = "event"``)
+        and ``event`` (bool, event-driven dopamine update).
+    dt_ms : float
+        Simulation step (ms), for the event-driven epoch length.
     """
     from brian2 import ms
 
@@ -89,7 +111,7 @@ def stdp_synapse(p: PlasticityParams, on_pre_effect: str, *, delay_ms: float, ne
         op = "=" if p.traces == "nearest" else "+="
         set_pre, set_post = [f"r1 {op} 1", f"r2 {op} 1"], [f"o1 {op} 1", f"o2 {op} 1"]
     elif p.traces == "nearest" and neuron_traces:
-        pre_trace = "exp(-(t - t_last_pre - syn_delay)/tau_plus)*int(t - t_last_pre >= syn_delay)"
+        pre_trace = "exp(-(t - t_last_pre - syn_delay)/tau_plus)*int(t - t_last_pre > syn_delay - 0.5*dt)"
         post_trace = "exp(-(t - t_last_post)/tau_minus)"
         set_pre, set_post = [], []
     else:
@@ -112,6 +134,17 @@ def stdp_synapse(p: PlasticityParams, on_pre_effect: str, *, delay_ms: float, ne
         on_pre = [effect, f"w = clip(w - stdp_scale*{ltd}, w_min, w_max)", *set_pre]
         on_post = [f"w = clip(w + stdp_scale*{ltp}, w_min, w_max)", *set_post]
         regular = None
+    elif p.update == "event":
+        model += ["c_hat : 1", "L_last : second", "L_da : second (linked, shared)", "Y_da : 1 (linked, shared)",
+                  "c = c_hat*Y_da : 1",
+                  "w_now = clip(w + eta*c_hat*(L_da - L_last), w_min, w_max) : 1"]
+        catch_up = ["w = clip(w + eta*c_hat*(L_da - L_last), w_min, w_max)", "L_last = L_da"]
+        on_pre = [*catch_up, effect, f"c_hat -= ({ltd})/Y_da", *set_pre]
+        on_post = [*catch_up, f"c_hat += ({ltp})/Y_da", *set_post]
+        namespace.update(eta=p.eta_per_s / (1000.0 * ms))
+        regular = ("w = clip(w + eta*c_hat*(L_da - L_last), w_min, w_max)\n"
+                   "c_hat = c_hat*Y_da\n"
+                   "L_last = 0*second")
     else:
         model += ["c : 1", "da : 1 (linked, shared)"]
         # LTD is computed before the presynaptic trace is set (the pair is post-before-pre)
@@ -121,8 +154,36 @@ def stdp_synapse(p: PlasticityParams, on_pre_effect: str, *, delay_ms: float, ne
                          tau_c=p.tau_c_ms * ms)
         regular = ("w = clip(w + eta*update_dt*da*c, w_min, w_max)\n"
                    "c = c*exp(-update_dt/tau_c)")
+    event = p.modulation == "dopamine" and p.update == "event"
+    update_dt = rebase_ms(p, dt_ms) * ms if event else p.update_dt_ms * ms
     return dict(model="\n".join(model), on_pre="\n".join(on_pre), on_post="\n".join(on_post),
-                namespace=namespace, regular=regular, update_dt=p.update_dt_ms * ms)
+                namespace=namespace, regular=regular, update_dt=update_dt, event=event)
+
+
+def rebase_ms(p: PlasticityParams, dt_ms: float) -> float:
+    """Epoch length (ms) of the event-driven update: 10 tau_c as a whole number of steps (>= 1)."""
+    return max(1, int(round(10.0 * p.tau_c_ms / dt_ms))) * dt_ms
+
+
+def dopamine_event_code(p: PlasticityParams, tau_d_ms: float, tonic: float, dt_ms: float):
+    """Closed-form step of the dopamine group for ``update = "event"``.
+
+    Returns ``(step_code, rebase_code, namespace)``: `step_code` advances ``d`` (relaxing
+    to `tonic` with `tau_d_ms`), ``Y`` (decaying with tau_c) and ``L += integral of Y d``
+    over one step of `dt_ms` exactly (between the reward jumps, which happen between
+    steps, ``d`` is an exponential); `rebase_code` restarts the epoch.
+    """
+    from brian2 import ms
+
+    tc, td, dt = p.tau_c_ms, tau_d_ms, dt_ms
+    tx = 1.0 / (1.0 / tc + 1.0 / td)
+    ns = dict(d_tonic=tonic, k_c=tc * -np.expm1(-dt / tc) * ms, k_x=tx * -np.expm1(-dt / tx) * ms,
+              decay_d=np.exp(-dt / td), decay_c=np.exp(-dt / tc))
+    step = ("L = L + Y*(d_tonic*k_c + (d - d_tonic)*k_x)\n"
+            "d = d_tonic + (d - d_tonic)*decay_d\n"
+            "Y = Y*decay_c")
+    rebase = "L = 0*second\nY = 1.0"
+    return step, rebase, ns
 
 
 def triplet_traces(p: PlasticityParams, namespace: dict) -> list[str]:

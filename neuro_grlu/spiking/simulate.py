@@ -191,7 +191,7 @@ def _children_cpu() -> float:
 
 
 def _weights_now(built):
-    return np.asarray(built.groups[built.plastic].w[:], dtype=np.float64)
+    return built.weights_now()
 
 
 def _chunk_metrics(built, w, t_end, spikes, rewards, scheduled, dopa, wall) -> dict:
@@ -228,7 +228,9 @@ def simulate(config: SpikingConfig, *, out, target: str = "runtime", overwrite: 
     overwrite : bool
         Replace an existing run file.
     progress : bool
-        Print one line per chunk (runtime) or Brian2's progress report (standalone).
+        Print one line per chunk (runtime) or the program's output (standalone; Brian2's
+        per-step progress report is never compiled in: with it Brian2 reads the system
+        clock for every object in every step).
     command : str
         Command line stored in the run file.
     build_dir : path-like, optional
@@ -300,24 +302,23 @@ def simulate(config: SpikingConfig, *, out, target: str = "runtime", overwrite: 
                          "tracked_synapses": built.tracked.astype(np.int32)}
                 w_initial = _weights_now(built) if target != "standalone" else None
             chunk = sim.chunk_s
+            w_var = "w_now" if built.event else "w"  # the monitored weight variable
             compile_s = 0.0
             n_spikes = 0
             totals = {name: 0 for name in built.offsets}
             if target == "standalone":
-                report = "text" if progress else None
-                built.net.run(sim.duration_s * second, namespace={}, report=report,
-                              report_period=max(10.0, sim.duration_s / 20) * second)
+                built.net.run(sim.duration_s * second, namespace={}, report=None)
                 t0 = time.perf_counter()
                 b2.device.build(directory=str(build_dir), compile=True, run=False)
                 compile_s = time.perf_counter() - t0
                 t0 = time.perf_counter()
                 cpu0 = _children_cpu()
                 with PeakMemory() as run_mem:
-                    b2.device.run(directory=str(build_dir), with_output=progress)
+                    b2.device.run(directory=str(build_dir), with_output=progress, run_args=built.run_args)
                 run_s = time.perf_counter() - t0
                 run_cpu_s = _children_cpu() - cpu0
                 peak_run = run_mem.peak
-                snapshots = np.array(mons["weights"].w, copy=True).T if plastic else None  # (n_snap, n_syn)
+                snapshots = np.array(getattr(mons["weights"], w_var), copy=True).T if plastic else None  # (n_snap, n_syn)
                 if plastic:
                     w_initial = snapshots[0].copy()
             else:
@@ -349,15 +350,15 @@ def simulate(config: SpikingConfig, *, out, target: str = "runtime", overwrite: 
                 writer.stream("state_t", t_s, units="s")
                 writer.stream("dopamine", dvals["d"][:, 0])
                 if plastic:
-                    names = ["w", "c"] if config.plasticity.modulation == "dopamine" else ["w"]
+                    names = [w_var, "c"] if config.plasticity.modulation == "dopamine" else [w_var]
                     _, svals = states_in(mons["synapses"], names, a, b, clear=clear, cache=read_cache)
                     for n in names:
-                        writer.stream(f"tracked_{n}", svals[n].astype(np.float32))
+                        writer.stream(f"tracked_{'w' if n == w_var else n}", svals[n].astype(np.float32))
                     if target == "standalone":
                         w_start = snapshots[k]
-                        w_end = snapshots[k + 1] if k + 1 < len(snapshots) else np.asarray(built.groups[built.plastic].w[:])
+                        w_end = snapshots[k + 1] if k + 1 < len(snapshots) else _weights_now(built)
                     else:
-                        w_start = np.array(mons["weights"].w, copy=True).T[0]
+                        w_start = np.array(getattr(mons["weights"], w_var), copy=True).T[0]
                         mons["weights"].resize(0)
                         w_end = _weights_now(built)
                     writer.stream("w_hist", np.histogram(w_start, bins=w_edges)[0][None, :].astype(np.int64))
