@@ -1,5 +1,5 @@
 """Results do not depend on the code-generation target (runtime Cython vs C++
-standalone, same seed, tiny network with frozen input noise); one standalone build,
+standalone, same seed, tiny network with frozen or Philox input noise); standalone builds
 kept in pytest's cache directory (``.pytest_cache/d/neuro_grlu_standalone``) so that
 later test sessions only recompile what changed. The build cache's key and locking
 are tested without compiling."""
@@ -61,8 +61,13 @@ def standalone_cache(request, tmp_path):
     return Path(cache.mkdir("neuro_grlu_standalone")) if cache is not None else tmp_path / "cache"
 
 
-def test_runtime_and_standalone_agree(tmp_path, standalone_cache):
-    raw = conditioning(reward=True, duration_s=4.0, input_kind="frozen_uniform")
+@pytest.mark.parametrize("input_kind,update", [("frozen_uniform", "grid"), ("philox", "event")])
+def test_runtime_and_standalone_agree(tmp_path, standalone_cache, input_kind, update):
+    """Same spikes, rewards and weights on both targets: frozen NumPy noise with the 10 ms
+    grid, and the fast engine (Philox noise, its seed passed as a run argument, with
+    event-driven plasticity)."""
+    raw = conditioning(reward=True, duration_s=4.0, input_kind=input_kind)
+    raw["plasticity"]["update"] = update
     raw["simulation"]["chunk_s"] = 2.0
     raw["reward"].update(delay_min_ms=100.0, delay_max_ms=300.0)
     model = tmp_path / "tiny.toml"

@@ -7,11 +7,17 @@ target (runtime/Cython, NumPy, C++ standalone), in any evaluation order and with
 number of threads, and nothing seed-dependent in the generated code (the seed is a
 variable, set in standalone mode through ``run_args``).
 
-Layout of one draw (all words uint32)::
+Layout (all words uint32): one Philox block serves four neurons::
 
-    counter = (n mod 2**32, n div 2**32, i, stream)    key = (seed mod 2**32, 0)
-    (x0, x1, x2, x3) = philox4x32_10(counter, key)
-    u = ((x0 >> 5) * 2**26 + (x1 >> 6)) / 2**53        # uniform on [0, 1), 53 bits
+    counter = (n mod 2**32, n div 2**32, i div 4, stream)    key = (seed mod 2**32, 0)
+    x = philox4x32_10(counter, key)[i mod 4]
+    u = x / 2**32                                          # uniform on [0, 1), 32 bits
+
+The C++ implementation fills the blocks of 64 x 4 consecutive neurons at a time in a
+loop the compiler vectorises (AVX2: 4 blocks per instruction) and answers the next
+calls of the same step from that table (one per thread), so a value costs about as
+much as one Mersenne-twister draw; the Cython and NumPy versions compute the block per
+call. All give the same numbers.
 
 Algorithm (Random123 ``philox.h``): ten rounds of
 ``(c0, c1, c2, c3) <- (hi(M1 c2) ^ c1 ^ k0, lo(M1 c2), hi(M0 c0) ^ c3 ^ k1, lo(M0 c0))``
@@ -77,9 +83,10 @@ def philox4x32_10(counter, key):
 def uniform(seed, stream, step, index) -> np.ndarray:
     """Uniform values on [0, 1) for ``(seed, stream, step, index)`` (broadcast; float64)."""
     step = np.asarray(step, dtype=np.int64)
-    x0, x1, _, _ = philox4x32_10((step & MASK32, step >> 32, index, stream), (seed, 0))
-    return ((x0 >> np.uint64(5)).astype(np.float64) * 67108864.0
-            + (x1 >> np.uint64(6)).astype(np.float64)) / 9007199254740992.0
+    index = np.asarray(index, dtype=np.int64)
+    words = philox4x32_10((step & MASK32, step >> 32, index >> 2, stream), (seed, 0))
+    word = np.broadcast_to(index & 3, words[0].shape)
+    return np.choose(word, words).astype(np.float64) * (1.0 / 4294967296.0)
 
 
 # -- C++ and Cython implementations (the same arithmetic) --------------------------------
@@ -103,12 +110,41 @@ static inline void _philox4x32_10(uint32_t c[4], uint32_t k0, uint32_t k1)
 """
 
 _CPP_UNIFORM = _CPP_CORE + """
+#ifndef NEURO_GRLU_PHILOX_UNIFORM
+#define NEURO_GRLU_PHILOX_UNIFORM
+#define NEURO_GRLU_PHILOX_FILL 64
+struct _PhiloxTable { int64_t seed, stream, step, first; uint32_t w[4][NEURO_GRLU_PHILOX_FILL]; };
+// blocks first .. first + FILL - 1 of one step; a plain loop over independent blocks (vectorised)
+static inline void _philox_fill(_PhiloxTable& f)
+{
+    const uint32_t s0 = (uint32_t)f.step, s1 = (uint32_t)((uint64_t)f.step >> 32), st = (uint32_t)f.stream;
+    const uint32_t key0 = (uint32_t)f.seed, b0 = (uint32_t)f.first;
+    for (int j = 0; j < NEURO_GRLU_PHILOX_FILL; j++) {
+        uint32_t c0 = s0, c1 = s1, c2 = b0 + (uint32_t)j, c3 = st, k0 = key0, k1 = 0u;
+        for (int r = 0; r < 10; r++) {
+            const uint64_t p0 = (uint64_t)0xD2511F53u * c0;
+            const uint64_t p1 = (uint64_t)0xCD9E8D57u * c2;
+            const uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
+            const uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+            c0 = n0; c1 = (uint32_t)p1; c2 = n2; c3 = (uint32_t)p0;
+            k0 += 0x9E3779B9u; k1 += 0xBB67AE85u;
+        }
+        f.w[0][j] = c0; f.w[1][j] = c1; f.w[2][j] = c2; f.w[3][j] = c3;
+    }
+}
 static inline double philox_uniform(const int64_t seed, const int64_t stream, const int64_t step, const int64_t index)
 {
-    uint32_t c[4] = {(uint32_t)step, (uint32_t)((uint64_t)step >> 32), (uint32_t)index, (uint32_t)stream};
-    _philox4x32_10(c, (uint32_t)seed, 0u);
-    return ((double)(c[0] >> 5) * 67108864.0 + (double)(c[1] >> 6)) * (1.0 / 9007199254740992.0);
+    static thread_local _PhiloxTable f = {-1, -1, -1, -1, {{0}}};
+    const int64_t block = index >> 2;
+    if (step != f.step || block < f.first || block >= f.first + NEURO_GRLU_PHILOX_FILL
+            || seed != f.seed || stream != f.stream) {
+        f.seed = seed; f.stream = stream; f.step = step;
+        f.first = block & ~(int64_t)(NEURO_GRLU_PHILOX_FILL - 1);
+        _philox_fill(f);
+    }
+    return (double)f.w[index & 3][block - f.first] * (1.0 / 4294967296.0);
 }
+#endif
 """
 
 _CPP_WORD = _CPP_CORE + """
@@ -145,10 +181,10 @@ cdef inline double philox_uniform(long long seed, long long stream, long long st
     cdef unsigned int c[4]
     c[0] = <unsigned int>(<unsigned long long>step & 0xFFFFFFFFu)
     c[1] = <unsigned int>((<unsigned long long>step) >> 32)
-    c[2] = <unsigned int>(<unsigned long long>index & 0xFFFFFFFFu)
+    c[2] = <unsigned int>((<unsigned long long>index >> 2) & 0xFFFFFFFFu)
     c[3] = <unsigned int>(<unsigned long long>stream & 0xFFFFFFFFu)
     _philox4x32_10(c, <unsigned int>(<unsigned long long>seed & 0xFFFFFFFFu), 0u)
-    return ((<double>(c[0] >> 5)) * 67108864.0 + <double>(c[1] >> 6)) * (1.0 / 9007199254740992.0)
+    return (<double>c[index & 3]) * (1.0 / 4294967296.0)
 """
 
 _CYTHON_WORD = _CYTHON_CORE + """

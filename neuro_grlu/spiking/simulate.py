@@ -184,6 +184,44 @@ def _teardown_target(target: str):
         b2.prefs.devices.cpp_standalone.openmp_threads = 0
 
 
+#: Brian2 2.9's standalone loop reads the process CPU clock (``std::clock()``, a system
+#: call) after every time step although nothing uses it before the loop ends (no
+#: ``maximum_run_time``); :func:`_no_clock_per_step` moves that read behind the loop.
+_CLOCK_IN_LOOP = ("        current = std::clock();\n"
+                  "        elapsed_realtime = (double)(current - start)/(1 * CLOCKS_PER_SEC);\n")
+_LOOP_END = "    Network::_globally_running = false;\n"
+
+
+def _patch_network_cpp(text: str) -> str:
+    """``network.cpp`` without the per-step clock read (unchanged if the pattern is absent)."""
+    if text.count(_CLOCK_IN_LOOP) != 1 or text.count(_LOOP_END) != 1:
+        return text
+    return text.replace(_CLOCK_IN_LOOP, "").replace(_LOOP_END, _LOOP_END + _CLOCK_IN_LOOP.replace("        ", "    "))
+
+
+@contextmanager
+def _no_clock_per_step():
+    """While generating standalone code, write ``network.cpp`` through :func:`_patch_network_cpp`.
+
+    The patched text is the same every time, so Brian2's writer (which skips files whose
+    content did not change) leaves it alone on a warm run and ``make`` recompiles nothing.
+    """
+    from brian2.devices.cpp_standalone.device import CPPWriter
+
+    original = CPPWriter.write
+
+    def write(self, filename, contents):
+        if filename == "network.cpp":
+            contents = _patch_network_cpp(contents)
+        return original(self, filename, contents)
+
+    CPPWriter.write = write
+    try:
+        yield
+    finally:
+        CPPWriter.write = original
+
+
 def _children_cpu() -> float:
     """User + system CPU seconds of this process's finished children (the standalone program)."""
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -309,7 +347,8 @@ def simulate(config: SpikingConfig, *, out, target: str = "runtime", overwrite: 
             if target == "standalone":
                 built.net.run(sim.duration_s * second, namespace={}, report=None)
                 t0 = time.perf_counter()
-                b2.device.build(directory=str(build_dir), compile=True, run=False)
+                with _no_clock_per_step():
+                    b2.device.build(directory=str(build_dir), compile=True, run=False)
                 compile_s = time.perf_counter() - t0
                 t0 = time.perf_counter()
                 cpu0 = _children_cpu()
