@@ -425,7 +425,9 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
         seen_post = b2.Synapses(neurons, detector, namespace=dict(window=rw.window_ms * ms), clock=clock, order=-1,
                                 on_pre="pending_post = 1.0*int(t - t_pre_last_post < window and t > t_pre_last_post)",
                                 name="detector_post*")
-        seen_post.connect(i=post_i, j=0)
+        # twice (the statement sets, so a duplicate changes nothing): a one-element index
+        # would be written into main.cpp as a literal, and it depends on the seed
+        seen_post.connect(i=np.array([post_i, post_i]), j=np.array([0, 0]))
         k = rw.max_pending
         timers = b2.NeuronGroup(k, "t_due : second\nslot : integer (constant)", threshold="t >= t_due",
                                 reset="t_due = far_future", namespace=dict(far_future=FAR_FUTURE_S * second),

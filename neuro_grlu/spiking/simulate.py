@@ -25,6 +25,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import resource
 import shutil
 import tempfile
@@ -199,9 +200,42 @@ def _patch_network_cpp(text: str) -> str:
     return text.replace(_CLOCK_IN_LOOP, "").replace(_LOOP_END, _LOOP_END + _CLOCK_IN_LOOP.replace("        ", "    "))
 
 
+_CLOCK_RESETS = re.compile(r"(?:[ \t]*_array_(\w+)_timestep\[0\] = 0;\n[ \t]*_array_\1_t\[0\] = 0\.0;\n)+")
+_CLOCK_RESET = re.compile(r"[ \t]*_array_(\w+)_timestep\[0\] = 0;\n[ \t]*_array_\1_t\[0\] = 0\.0;\n")
+
+
+def _patch_main_cpp(text: str) -> str:
+    """``main.cpp`` with the clocks' start-of-run resets in name order (Brian2 writes them in
+    the iteration order of a set of clocks, which changes between processes and would
+    make ``make`` recompile ``main.cpp`` on every run)."""
+    def ordered(block):
+        pairs = [m.group(0) for m in _CLOCK_RESET.finditer(block.group(0))]
+        return "".join(sorted(pairs, key=lambda x: _CLOCK_RESET.match(x).group(1)))
+    return _CLOCK_RESETS.sub(ordered, text)
+
+
+#: Brian2's profiler brackets every code object with ``std::clock()`` (a system call of
+#: about a microsecond, 1 us resolution); :func:`_patch_profiler` uses the vDSO
+#: ``steady_clock`` (tens of ns, no system call) instead.
+_PROFILE_START = "const std::clock_t _start_time = std::clock();"
+_PROFILE_END = "const double _run_time = (double)(std::clock() -_start_time)/CLOCKS_PER_SEC;"
+
+
+def _patch_profiler(text: str) -> str:
+    """A code object's C++ with the profiling bracket read from ``steady_clock``."""
+    if _PROFILE_START not in text:
+        return text
+    text = text.replace(_PROFILE_START, "const auto _start_time = std::chrono::steady_clock::now();")
+    text = text.replace(_PROFILE_END, "const double _run_time = std::chrono::duration<double>("
+                                      "std::chrono::steady_clock::now() - _start_time).count();")
+    return "#include <chrono>\n" + text
+
+
 @contextmanager
 def _no_clock_per_step():
-    """While generating standalone code, write ``network.cpp`` through :func:`_patch_network_cpp`.
+    """While generating standalone code, write ``network.cpp`` through :func:`_patch_network_cpp`,
+    ``main.cpp`` through :func:`_patch_main_cpp` (and profiled code objects through
+    :func:`_patch_profiler`).
 
     The patched text is the same every time, so Brian2's writer (which skips files whose
     content did not change) leaves it alone on a warm run and ``make`` recompiles nothing.
@@ -213,6 +247,10 @@ def _no_clock_per_step():
     def write(self, filename, contents):
         if filename == "network.cpp":
             contents = _patch_network_cpp(contents)
+        elif filename == "main.cpp":
+            contents = _patch_main_cpp(contents)
+        elif isinstance(contents, str) and filename.endswith(".cpp"):
+            contents = _patch_profiler(contents)
         return original(self, filename, contents)
 
     CPPWriter.write = write
@@ -441,3 +479,25 @@ def simulate(config: SpikingConfig, *, out, target: str = "runtime", overwrite: 
                             compile_s=compile_s, run_s=run_s, wall_s=wall_total,
                             peak_memory_bytes=mem.peak, peak_run_memory_bytes=peak_run, n_spikes=n_spikes, rates_hz=rates,
                             run_cpu_s=run_cpu_s)
+
+
+def prepare_standalone(config: SpikingConfig, *, threads: int = 0) -> float:
+    """Generate and compile the standalone program of `config` in its build-cache slot
+    without running it (so that a later :func:`simulate` of the same network, seed aside,
+    compiles nothing); returns the compile time (s)."""
+    import brian2 as b2
+    from brian2 import second
+
+    from .build import build_network
+
+    with _cached_build_dir(standalone_cache_key(config, threads)) as build_dir:
+        _setup_target("standalone", build_dir, threads)
+        try:
+            built = build_network(config)
+            built.net.run(config.simulation.duration_s * second, namespace={}, report=None)
+            t0 = time.perf_counter()
+            with _no_clock_per_step():
+                b2.device.build(directory=str(build_dir), compile=True, run=False)
+            return time.perf_counter() - t0
+        finally:
+            _teardown_target("standalone")
