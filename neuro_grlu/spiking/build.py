@@ -490,8 +490,10 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
         variables = [w_var, "c"] if config.plasticity.modulation == "dopamine" else [w_var]
         out.monitors["synapses"] = b2.StateMonitor(syn, variables, record=out.tracked, clock=state_clock,
                                                    when="end", name="mon_synapses*")
+        # "start": the k-th snapshot is the state after k*chunk_s exactly (what the runtime
+        # target reads between chunks); at "end" it would include one more step
         out.monitors["weights"] = b2.StateMonitor(syn, w_var, record=True, clock=clocks(sim.chunk_s * 1000.0),
-                                                  when="end", name="mon_weights*")
+                                                  when="start", name="mon_weights*")
     if dp.critic == "td":
         out.monitors["td"] = b2.StateMonitor(dopamine, ["delta", "V"], record=[0], dt=dp.td_bin_ms * ms, when="end",
                                              name="mon_td*")
