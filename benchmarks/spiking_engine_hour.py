@@ -241,6 +241,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="benchmarks/results/spiking-engine")
     ap.add_argument("--runs", default="/work/runs/engine/hour", help="run files and logs (outside git)")
     ap.add_argument("--cache", help="build cache of the warm phases (default: a new empty directory = cold)")
+    ap.add_argument("--stop-at", metavar="HH:MM", help="UTC time after which no further phase is started")
     ap.add_argument("--docs", action="store_true",
                     help="also write the measurement section of benchmarks/results/spiking-speed.md")
     ap.add_argument("--prepare", action="store_true",
@@ -270,7 +271,7 @@ def main(argv=None) -> int:
             profile(label, overrides, runs)
             print(f"profile {label} compiled and run", flush=True)
         return 0
-    results, profiles = {}, {}
+    results, profiles, skipped = {}, {}, []
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     def write_outputs():
         traces = {k: r["_trace"] for k, r in results.items()}
@@ -299,7 +300,7 @@ def main(argv=None) -> int:
                "engine_overrides": FAST[1::2], "phases": phases,
                "results": {k: {a: b for a, b in r.items() if a != "_trace"} for k, r in results.items()},
                "checks": checks,
-               "profiles": profiles,
+               "profiles": profiles, "skipped_phases": skipped,
                "reference": str(REFERENCE.relative_to(ROOT)),
                "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])])}
         try:
@@ -312,6 +313,8 @@ def main(argv=None) -> int:
         (out / f"{tag}.md").write_text(f"# Distal-reward {d:g} s: fast engine vs NEST ({started})\n\n"
                                        f"Command: `{doc['command']}`\n\n" + table(results, reference)
                                        + "\nChecks: `" + json.dumps(checks, default=float) + "`\n"
+                                       + (f"\nNot run (no time left in the measurement window): {', '.join(skipped)}\n"
+                                          if skipped else "")
                                        + ("\n## Per-object costs (steady_clock brackets)\n\n" + profile_table(profiles)
                                           if profiles else ""))
         n = max([len(t[0]) for t in traces.values()] + [1])
@@ -333,6 +336,10 @@ def main(argv=None) -> int:
         print(json.dumps(checks, default=float), flush=True)
 
     for ph in phases:
+        if args.stop_at and time.strftime("%H:%M", time.gmtime()) >= args.stop_at:
+            print(f"== {ph} skipped: past --stop-at {args.stop_at} UTC", flush=True)
+            skipped.append(ph)
+            continue
         print(f"== {ph} {time.strftime('%H:%M:%S', time.gmtime())} load {_load()}", flush=True)
         if ph == "ours-cold":
             results[ph] = ours("izhikevich-distal-reward", 1, d, c, runs, ph, cache)
