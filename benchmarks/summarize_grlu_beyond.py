@@ -53,19 +53,37 @@ def read(path: Path) -> dict | None:
 
 def main(argv: list[str]) -> int:
     dirs = [Path(d) for d in (argv or ["/work/runs/grlu/beyond", "/work/runs/grlu/tune"])]
-    runs = [r for d in dirs for p in sorted(d.glob("*.h5")) if (r := read(p)) is not None]
+    runs = []
+    for d in dirs:
+        for p in sorted(d.glob("*.h5")):
+            try:
+                r = read(p)
+            except OSError as exc:  # a run still being written (HDF5 file lock)
+                print(f"skipped {p}: {exc}", file=sys.stderr)
+                continue
+            if r is not None:
+                runs.append(r)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "runs.json").write_text(json.dumps(runs, indent=1))
     lines = [
-        "| set | pairs | variant | train images × epochs | validation accuracy per epoch (%) | "
+        "| set | pairs | variant | seed | train images × epochs | validation accuracy per epoch (%) | "
         "alignment per step, first → last epoch (hidden, output) | samples/s (loaded) |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in sorted(runs, key=lambda r: (r["dir"], r["pairs"], r["variant"])):
+    for r in sorted(runs, key=lambda r: (r["dir"], r["pairs"], r["variant"], r["seed"])):
         acc = " → ".join(f"{100 * v:.2f}" for v in r["validation_accuracy"])
         al = ", ".join(f"{v[0]:.0f}° → {v[-1]:.0f}°" for v in r["alignment_deg"].values())
-        lines.append(f"| {Path(r['dir']).name} | {r['pairs']} | {r['variant']} | {r['train_images']:,} × {r['epochs']} "
+        lines.append(f"| {Path(r['dir']).name} | {r['pairs']} | {r['variant']} | {r['seed']} | {r['train_images']:,} × {r['epochs']} "
                      f"| {acc} | {al} | {np.median(r['samples_per_second']):,.0f} |")
+    groups: dict = {}
+    for r in runs:
+        groups.setdefault((Path(r["dir"]).name, r["pairs"], r["variant"], r["train_images"], r["epochs"]), []).append(r)
+    lines += ["", "Final validation accuracy over seeds (mean ± standard deviation, n seeds):", "",
+              "| set | pairs | variant | train images × epochs | final validation % | n |", "|---|---|---|---|---|---|"]
+    for (d, pairs, var, n_img, ep), rs in sorted(groups.items()):
+        v = np.array([100 * r["validation_accuracy"][-1] for r in rs])
+        spread = f" ± {v.std(ddof=1):.2f}" if len(v) > 1 else ""
+        lines.append(f"| {d} | {pairs} | {var} | {n_img:,} × {ep} | {v.mean():.2f}{spread} | {len(v)} |")
     (OUT / "table.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

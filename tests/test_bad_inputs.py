@@ -254,6 +254,12 @@ OVERRIDES = {
     "train-limit flag beyond the data": (["--train-limit", "100000"], "data.train_limit = 100000"),
     "validation beyond the limit": (["--train-limit", "10", "--set", "data.validation=10"], "data.validation"),
     "rule replaced by a table": (["--set", "rule=3"], "table.key=value"),
+    "noise_at outside its set": (["--set", "rule.noise_at=hidden"], "'output', 'input'"),
+    "rng outside its set": (["--set", "rule.rng=mt19937"], "'numpy', 'philox'"),
+    "decorrelate outside its set": (["--set", "rule.decorrelate=whiten"], "'none', 'antihebbian'"),
+    "decorrelate_lr not positive": (["--set", "rule.decorrelate_lr=0"], "decorrelate_lr"),
+    "philox on a numpy backend": (["--set", "rule.rng=philox", "--set", "rule.backend=numpy"], "allowed there: rng = 'numpy'"),
+    "philox on two hidden layers": (["--set", "rule.rng=philox", "--set", "network.hidden=[8,8]"], "needs the numba backend"),
 }
 
 
