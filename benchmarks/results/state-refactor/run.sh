@@ -12,8 +12,8 @@
 # 2. the coordinator's baselines (/work/baseline: grlu-mnist-pairs1 and backprop-mnist,
 #    1 epoch, all 60,000 images, made from main before this session) rerun with the current
 #    code and compared (coordinator-baseline.json);
-# 3. resume: backprop-mnist, 2 epochs on 10,000 images, Ctrl-C (SIGINT) after the first
-#    epoch's checkpoint, then --resume; compared with the uninterrupted run (resume-backprop.json);
+# 3. resume: backprop-mnist, 2 epochs on 10,000 images, killed (SIGKILL) as soon as the first
+#    epoch is checkpointed, then --resume; compared with the uninterrupted run (resume-backprop.json);
 # 4. divergence: grlu-mnist-pairs1 with rule.lr_max = 1e10 (divergence.log).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -52,16 +52,28 @@ mkdir -p "$RUNS/baseline-before"
 cp /work/baseline/grlu-pairs1-e1.h5 /work/baseline/backprop-e1.h5 "$RUNS/baseline-before/"
 python "$HERE/compare.py" "$RUNS/baseline-before" "$RUNS/baseline-after" "$HERE/coordinator-baseline.json"
 
-# 3. resume after Ctrl-C
+# 3. resume after a kill (SIGKILL as soon as epoch 1 is checkpointed)
 R="$RUNS/resume"; mkdir -p "$R/full" "$R/resumed"
 ARGS="backprop-mnist --epochs 2 --train-limit 10000 --no-progress --no-plot"
 PYTHONPATH="$REPO" python -m neuro_grlu.cli train $ARGS --out "$R/full/backprop.h5" --overwrite > "$R/full.log" 2>&1
 rm -f "$R/resumed/backprop.h5"
-PYTHONPATH="$REPO" python -m neuro_grlu.cli train $ARGS --out "$R/resumed/backprop.h5" > "$R/interrupted.log" 2>&1 &
-pid=$!
-until PYTHONPATH="$REPO" python -c "import sys; from neuro_grlu.io import read_run; sys.exit(read_run(sys.argv[1]).epochs_completed < 1)" \
-      "$R/resumed/backprop.h5" 2>/dev/null; do sleep 0.5; done
-kill -INT $pid; wait $pid; echo "interrupted run exit status $?" >> "$R/interrupted.log"
+PYTHONPATH="$REPO" python - "$R/resumed/backprop.h5" $ARGS > "$R/interrupted.log" 2>&1 <<'PY'
+import signal, subprocess, sys, time
+from neuro_grlu.io import read_run
+out, args = sys.argv[1], sys.argv[2:]
+proc = subprocess.Popen([sys.executable, "-m", "neuro_grlu.cli", "train", *args, "--out", out])
+while proc.poll() is None:
+    try:
+        if read_run(out).epochs_completed >= 1:
+            proc.send_signal(signal.SIGKILL)
+            break
+    except Exception:
+        pass
+    time.sleep(0.1)
+print("killed run exit status", proc.wait())
+run = read_run(out)
+print("file after the kill: status", run.status, "epochs_completed", run.epochs_completed)
+PY
 PYTHONPATH="$REPO" python -m neuro_grlu.cli train $ARGS --out "$R/resumed/backprop.h5" --resume > "$R/resumed.log" 2>&1
 python "$HERE/compare.py" "$R/full" "$R/resumed" "$HERE/resume-backprop.json"
 cat "$R/interrupted.log" "$R/resumed.log" > "$HERE/resume-backprop.log"
