@@ -176,5 +176,5 @@ class Rule:
 
     @property
     def chunk_size(self) -> int:
-        """Examples per :meth:`train_chunk` call; a multiple of the batch size."""
+        """Examples per :func:`~neuro_grlu.rules.loop.train_chunk` call; a multiple of the batch size."""
         return max(self.batch_size, 256 - 256 % self.batch_size)

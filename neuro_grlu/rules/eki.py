@@ -33,7 +33,7 @@ Ensemble and prediction
 Members ``θ_j = θ_0 + init_spread · ξ_j`` with ``θ_0`` and ``ξ_j`` He-normal draws (biases 0),
 on the shared MLP architecture (layer norm, ReLU / top-k, optional readout skip). Predictions
 use the network with the ensemble-mean parameters ``θ̄`` (as Kovachki & Stuart). The reward of
-``train_chunk`` is the ensemble-average ``log p_j(y)`` (nat) before the step.
+``step`` is the ensemble-average ``log p_j(y)`` (nat) before the step.
 
 Memory: the ensemble holds ``4·J·P`` bytes (float32); a step adds about
 ``4·J·B·(ΣH + K)·3 + 24·J·B·K`` bytes of activations and predictions and a ``J × 65536``

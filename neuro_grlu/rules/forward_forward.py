@@ -47,7 +47,7 @@ pass with the neutral label; with ``"random"`` uniformly from the ``K − 1`` wr
 The readout is trained alongside by its own cross-entropy (a delta rule on its input; its
 gradient does not enter the FF layers). Hard negatives make the *choice of data* depend on
 the whole network; the weight updates stay local. Its log-probability of the true label, from the
-neutral pass before the update, is the reward ``train_chunk`` reports (nat).
+neutral pass before the update, is the reward ``step`` reports (nat).
 
 Prediction
 ----------

@@ -61,7 +61,7 @@ Optional augmentation (``shift_pixels`` > 0, off by default): every training ima
 by a random offset of up to that many pixels (:mod:`._augment`), standing in for the
 translation invariance of the paper's convolutional blocks.
 
-Reward reported by ``train_chunk``: the mean over blocks of ``log p_t(y)`` (nat), each block's
+Reward reported by ``step``: the mean over blocks of ``log p_t(y)`` (nat), each block's
 class probability of the true label given its noisy input, before the step.
 """
 
