@@ -46,25 +46,29 @@ tune() {
 }
 
 final() {
-  for seed in 1 2 3; do
-    for m in pc-mnist eqprop-mnist; do
+  for seed in ${SEEDS:-1 2 3}; do
+    for m in ${MODELS:-pc-mnist eqprop-mnist}; do
       run "$RUNS/final" "$m-seed$seed" $m --seed $seed --set training.alignment_every=20000
     done
   done
 }
 
 depth() {
+  # Relaxation needs about one step per layer to carry the error down, so the step counts grow
+  # with depth: PC inference_steps = 5 L + 5; EqProp free_steps = 5 L + 5, nudged_steps = 4 L + 4
+  # (L hidden layers; L = 1 gives the 784-256-10 settings).
   local common="--train-limit 20000 --epochs 5 --seed 42 --set training.alignment_every=20000"
-  for d in 1 2 4 6; do
+  for d in ${DEPTHS:-1 2 4 6}; do
     hidden="[$(printf '128,%.0s' $(seq $d) | sed 's/,$//')]"
-    for m in pc eqprop; do
-      run "$RUNS/depth" "$m-depth$d" $m-mnist --set network.hidden=$hidden $common ${DEPTH_EXTRA[$m]:-}
-    done
+    run "$RUNS/depth" "pc-depth$d" pc-mnist --set network.hidden=$hidden --set rule.inference_steps=$((5 * d + 5)) $common
+    run "$RUNS/depth" "eqprop-depth$d" eqprop-mnist --set network.hidden=$hidden --set rule.free_steps=$((5 * d + 5)) \
+        --set rule.nudged_steps=$((4 * d + 4)) $common
   done
 }
 
 continual() {
-  for m in pc backprop fa grlu; do
+  # backprop, FA and GRLU: the stored runs of benchmarks/results/cls/runs (same protocol and seed)
+  for m in pc; do
     local name="cls-finetune-$m"
     if grep -q "average" "$RUNS/continual/$name.log" 2>/dev/null; then echo "skip $name (done)"; continue; fi
     echo "\$ neuro-grlu continual $name" | tee "$RUNS/continual/$name.log"
@@ -74,8 +78,7 @@ continual() {
 
 cost() {
   uptime | tee "$RUNS/cost.log"
-  nice -n 5 python benchmarks/bench_rule_cost.py --rules backprop pc eqprop --out "$RUNS/cost.json" 2>&1 | tee -a "$RUNS/cost.log"
+  nice -n 5 python benchmarks/bench_rule_cost.py --seconds 8 --repeats 3 --out "$RUNS/cost" backprop-mnist "backprop-mnist:training.batch_size=32,rule.lr_max=0.05,rule.momentum=0.9" pc-mnist eqprop-mnist 2>&1 | tee -a "$RUNS/cost.log"
 }
 
-declare -A DEPTH_EXTRA=()
 for stage in "${@:-tune}"; do "$stage"; done
