@@ -4,7 +4,9 @@ usage: python compare.py BEFORE_DIR AFTER_DIR [OUT.json]
 
 For every ``*.h5`` in BEFORE_DIR, the file of the same name in AFTER_DIR must hold the same
 ``/weights`` datasets (same dtype, shape and bytes), the same ``/arrays`` and the same values
-of every metric except the wall-clock ones (``epoch_time``, ``samples_per_second``).
+of every metric except the wall-clock ones (``epoch_time``, ``samples_per_second``). Datasets
+only the AFTER file has (content added later, e.g. ``arrays/input_shape``) are listed as
+``added``, not counted as differences; anything missing after is a difference.
 """
 
 import json
@@ -27,14 +29,17 @@ def _datasets(group) -> dict:
 
 def compare(a: Path, b: Path) -> dict:
     with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
-        row = {"status": [str(fa.attrs["status"]), str(fb.attrs["status"])], "differences": []}
+        row = {"status": [str(fa.attrs["status"]), str(fb.attrs["status"])], "differences": [], "added": []}
         for group in ("weights", "arrays", "metrics"):
             da, db = _datasets(fa.get(group)), _datasets(fb.get(group))
             for name in sorted(set(da) | set(db)):
                 if group == "metrics" and name in TIMING:
                     continue
-                if name not in da or name not in db:
-                    row["differences"].append(f"{group}/{name} only in {'after' if name in db else 'before'}")
+                if name not in da:  # new content (e.g. arrays/input_shape) is listed, not a difference
+                    row["added"].append(f"{group}/{name}")
+                    continue
+                if name not in db:
+                    row["differences"].append(f"{group}/{name} missing after")
                     continue
                 x, y = np.asarray(da[name]), np.asarray(db[name])
                 if x.dtype != y.dtype or x.shape != y.shape or x.tobytes() != y.tobytes():
@@ -56,7 +61,8 @@ def main(argv):
     if len(argv) > 3:
         Path(argv[3]).write_text(text + "\n")
     for name, r in report["runs"].items():
-        print(f"{name:40s} {'identical' if r['identical'] else 'DIFFERENT: ' + '; '.join(r['differences'])}")
+        added = f" (added: {', '.join(r['added'])})" if r.get("added") else ""
+        print(f"{name:40s} {'identical' if r['identical'] else 'DIFFERENT: ' + '; '.join(r['differences'])}{added}")
     print("all identical" if report["all_identical"] else "SOME DIFFER")
     return 0 if report["all_identical"] else 1
 
