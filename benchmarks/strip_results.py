@@ -139,15 +139,24 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("root", nargs="?", default=str(HERE / "results"), help="results folder (default benchmarks/results)")
     p.add_argument("--dry-run", action="store_true", help="check only; do not replace the files")
+    p.add_argument("--larger-than", type=float, default=0.0, metavar="MB",
+                   help="strip only the files larger than this many MB (default: all); the others are "
+                        "kept as they are, and the tables are still compared over all files")
     args = p.parse_args(argv)
     root = Path(args.root).resolve()
-    paths = sorted(root.rglob("*.h5"))
+    every = sorted(root.rglob("*.h5"))
+    paths = [q for q in every if q.stat().st_size > args.larger_than * 1e6]
     if not paths:
-        print(f"no run files under {root}", file=sys.stderr)
+        print(f"no run files under {root}" + (f" larger than {args.larger_than} MB" if args.larger_than else ""),
+              file=sys.stderr)
         return 1
     work = Path(tempfile.mkdtemp(prefix=".strip-", dir=root.parent))
     try:
         mirror = work / "stripped"
+        for path in every:  # files left as they are still feed the tables compared below
+            if path not in paths:
+                (mirror / path.relative_to(root)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, mirror / path.relative_to(root))
         sizes = {}
         problems = {}
         for path in paths:

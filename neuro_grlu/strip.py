@@ -55,7 +55,9 @@ def derived_numbers(run) -> dict:
     """Numbers that analyses compute from a full run file, as plain JSON values.
 
     ``summary``: :func:`neuro_grlu.app.report.summary` without ``file``; ``distal_reward``: for
-    spiking runs with a chosen synapse and final weights, the distal-reward table's numbers.
+    spiking runs with a chosen synapse and final weights, the distal-reward table's numbers;
+    ``spike_statistics``: for spiking runs with spike trains, the firing statistics of the last
+    600 s (:func:`neuro_grlu.spiking.statistics.stripped_statistics`).
     """
     from .app.report import summary
 
@@ -65,6 +67,19 @@ def derived_numbers(run) -> dict:
         from .spiking.experiments.distal_reward import summarize
 
         out["distal_reward"] = summarize(run)
+    if run.kind == "spiking" and {"w_initial", "w_final"} <= set(run.weights) and "w_hist_edges" in run.arrays:
+        from .figures.spiking import weight_histograms
+
+        h0, h1, chosen = weight_histograms(run)  # the histogram figure draws from these
+        out["w_hist_initial"], out["w_hist_final"] = h0, h1
+        if chosen is not None:
+            out["chosen_w_final"] = chosen
+    if run.kind == "spiking":
+        from .spiking.statistics import stripped_statistics
+
+        stats = stripped_statistics(run)
+        if stats is not None:
+            out["spike_statistics"] = stats
     return json.loads(json.dumps(out, default=_plain))
 
 

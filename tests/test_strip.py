@@ -105,20 +105,42 @@ def test_figures_that_need_dropped_data_say_so_in_one_line(tmp_path, capsys):
     _spiking_run(path)
     strip_run(path)
     run = read_run(path)
-    assert set(figure_names(run)) == {"weights", "dopamine"}  # drawn from the subsampled traces
-    for name, needs in (("raster", "arrays/spike_t"), ("histogram", "weights/w_initial")):
+    # weights/dopamine from the subsampled traces, histogram from the counts the strip kept
+    assert set(figure_names(run)) == {"weights", "dopamine", "histogram"}
+    for name, needs in (("raster", "arrays/spike_t"),):
         with pytest.raises(RunFileError, match=f"figure '{name}' needs {needs}, which `neuro-grlu strip` dropped"):
             figures(run, name)
         err = _one_line(capsys, ["plot", str(path), "-f", name, "--out", str(tmp_path / "x.png")])
         assert "stripped" not in err or "strip" in err
     assert main(["plot", str(path), "--out", str(tmp_path / "fig.png")]) == 0
     notes = capsys.readouterr().err.strip().splitlines()
-    assert len(notes) == 2 and all(n.startswith("note: skipped figure") for n in notes)
+    assert len(notes) == 1 and all(n.startswith("note: skipped figure") for n in notes)
     assert (tmp_path / "fig-weights.png").is_file()
     from neuro_grlu.spiking.statistics import run_statistics
 
     with pytest.raises(RunFileError, match="stripped"):
-        run_statistics(run)
+        run_statistics(run, t_start=5.0)  # not the window the strip kept
+
+
+def test_stripped_spiking_run_keeps_the_statistics_of_its_last_600_s(tmp_path):
+    """The spike trains go, the firing statistics of the kept window stay (notebook 6 reads them)."""
+    from neuro_grlu.spiking.statistics import run_statistics
+
+    path = tmp_path / "run.h5"
+    _spiking_run(path)
+    full = run_statistics(read_run(path), t_start=0.0, t_stop=24.0)
+    strip_run(path)
+    run = read_run(path)
+    assert "spike_t" not in run.arrays
+    kept = run_statistics(run, t_start=0.0, t_stop=24.0)
+    assert set(kept) == set(full) == {"exc", "inh"}
+    for name in full:
+        for key in ("rate_hz", "cv_isi", "fano"):
+            np.testing.assert_array_equal(kept[name][key], full[name][key])
+        for key in ("mean_rate_hz", "median_cv_isi", "median_fano", "mean_correlation"):
+            assert kept[name][key] == full[name][key] or (np.isnan(kept[name][key]) and np.isnan(full[name][key]))
+    with pytest.raises(RunFileError, match="stripped"):
+        run_statistics(run, t_start=0.0, t_stop=24.0, window_s=2.0)  # other settings: not kept
 
 
 def test_cli_strip_and_inspect(tmp_path, capsys):
@@ -213,3 +235,19 @@ def test_learner_state_is_dropped_whole_and_a_stripped_file_cannot_resume(tmp_pa
     assert {"learner_state/rule/moment", "learner_state/rule/big", "weights/W0"} <= set(dropped)
     with pytest.raises(RunFileError, match="no learner state"):
         RunWriter.resume(path, config=config)
+
+
+def test_weight_histograms_of_a_stripped_file_equal_the_full_ones(tmp_path):
+    from neuro_grlu.figures.spiking import weight_histograms
+
+    path = tmp_path / "run.h5"
+    _spiking_run(path)
+    full = weight_histograms(read_run(path))
+    strip_run(path)
+    run = read_run(path)
+    assert "w_final" not in run.weights
+    lean = weight_histograms(run)
+    np.testing.assert_array_equal(lean[0], full[0])
+    np.testing.assert_array_equal(lean[1], full[1])
+    assert lean[2] == full[2] == 4.0  # the chosen (first tracked) synapse ends at the cap
+    assert full[0].sum() == full[1].sum() == 500

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..errors import RunFileError
 from ..io import Run
 
 
@@ -86,13 +87,32 @@ def fig_weights(run: Run, control: Run | None = None) -> Figure:
     return fig
 
 
+def weight_histograms(run: Run) -> tuple[np.ndarray, np.ndarray, float | None]:
+    """Counts of all plastic weights per ``w_hist_edges`` bin at the start and at the end, shape
+    ``(n_bins,)`` each, and the chosen (first tracked) synapse's final weight in mV (None if no
+    synapse is tracked). From the weights, or, in a stripped file, from the numbers
+    ``neuro-grlu strip`` kept (:func:`neuro_grlu.strip.derived_numbers`)."""
+    edges = run.arrays["w_hist_edges"]
+    if "w_initial" in run.weights and "w_final" in run.weights:
+        w0, w1 = run.weights["w_initial"], run.weights["w_final"]
+        chosen = int(run.arrays["tracked_synapses"][0]) if "tracked_synapses" in run.arrays else None
+        return (np.histogram(w0, bins=edges)[0], np.histogram(w1, bins=edges)[0],
+                None if chosen is None else float(w1[chosen]))
+    derived = run.strip_info.get("derived", {}) if getattr(run, "stripped", False) else {}
+    if "w_hist_initial" not in derived or "w_hist_final" not in derived:
+        raise RunFileError(run.missing("weights", "w_final")
+                           or f"run file {run.path} holds no plastic weights (w_initial, w_final)")
+    return (np.asarray(derived["w_hist_initial"]), np.asarray(derived["w_hist_final"]),
+            derived.get("chosen_w_final"))
+
+
 def fig_weight_histograms(run: Run) -> Figure:
     """Weights of all plastic synapses: the histogram at the start of every chunk and at the
     end as an image (time in s against weight in mV, log colour), and start vs end overlaid
     with the chosen synapse marked."""
     edges = run.arrays["w_hist_edges"]
-    w0, w1 = run.weights["w_initial"], run.weights["w_final"]
-    hist = np.vstack([run.arrays["w_hist"], np.histogram(w1, bins=edges)[0][None, :]]).astype(float)
+    h0, h1, chosen_w = weight_histograms(run)
+    hist = np.vstack([run.arrays["w_hist"], h1[None, :]]).astype(float)
     chunk = run.config.get("simulation", {}).get("chunk_s", 1.0)
     times = np.arange(len(hist) + 1) * chunk - chunk / 2  # row k: weights at k * chunk_s
     fig = Figure(figsize=(11, 4), layout="constrained")
@@ -102,11 +122,10 @@ def fig_weight_histograms(run: Run) -> Figure:
     fig.colorbar(image, ax=ax_t, label="synapses per bin")
     ax_t.set(xlabel="time (s)", ylabel="synaptic weight (mV)", xlim=(0, max(_duration(run), chunk / 2)),
              title=f"weight distribution, snapshots every {chunk:g} s")
-    ax_h.hist(w0, bins=edges, histtype="step", color="0.5", label="start")
-    ax_h.hist(w1, bins=edges, histtype="stepfilled", alpha=0.5, color="C0", label=f"end ({_duration(run):g} s)")
-    if "tracked_synapses" in run.arrays and run.config.get("reward", {}).get("projection"):
-        chosen = int(run.arrays["tracked_synapses"][0])
-        ax_h.plot([w1[chosen]], [1], "v", color="C3", ms=10, label=f"chosen synapse at end ({w1[chosen]:.2f} mV)")
+    ax_h.stairs(h0, edges, color="0.5", label="start")
+    ax_h.stairs(h1, edges, fill=True, alpha=0.5, color="C0", label=f"end ({_duration(run):g} s)")
+    if chosen_w is not None and run.config.get("reward", {}).get("projection"):
+        ax_h.plot([chosen_w], [1], "v", color="C3", ms=10, label=f"chosen synapse at end ({chosen_w:.2f} mV)")
     ax_h.set_yscale("log")
     ax_h.set(xlabel="synaptic weight (mV)", ylabel="synapses", title="start vs end")
     ax_h.legend(fontsize=8)

@@ -48,10 +48,16 @@ class FigureSpec:
     weights: tuple[str, ...] = ()
     config: tuple[str, ...] = ()
     doc: str = ""
+    #: Entries of a stripped file's ``strip_json["derived"]`` that stand in for ``weights``
+    #: (numbers the figure needs, computed from the weights before ``neuro-grlu strip``).
+    derived: tuple[str, ...] = ()
 
     def available(self, run) -> bool:
         """True if the run holds what the figure needs."""
-        return (all(a in run.arrays for a in self.arrays) and all(w in run.weights for w in self.weights)
+        weights = all(w in run.weights for w in self.weights) or (
+            bool(self.derived) and getattr(run, "stripped", False)
+            and all(d in run.strip_info.get("derived", {}) for d in self.derived))
+        return (all(a in run.arrays for a in self.arrays) and weights
                 and all(run.config.get(c) for c in self.config))
 
     @property

@@ -130,7 +130,7 @@ KIND = register(Kind(
         "weights": FigureSpec(_one("fig_weights"), arrays=("state_t", "tracked_w"), config=("plasticity",),
                               doc="chosen and tracked synaptic weights (mV), rewards, eligibility, against time (s)"),
         "histogram": FigureSpec(_one("fig_weight_histograms"), arrays=("w_hist", "w_hist_edges"),
-                                weights=("w_initial", "w_final"),
+                                weights=("w_initial", "w_final"), derived=("w_hist_initial", "w_hist_final"),
                                 doc="weight distribution of all plastic synapses over time and at start vs end"),
         "dopamine": FigureSpec(_one("fig_dopamine"), arrays=("state_t", "dopamine"),
                                doc="dopamine concentration (uM) against time (s), rewards marked"),

@@ -156,6 +156,10 @@ def run_statistics(run, t_start: float = 0.0, t_stop: float | None = None, windo
     if "spike_t" not in run.arrays or "spike_i" not in run.arrays:
         from ..errors import RunFileError
 
+        stored = _stored_statistics(run, dict(t_start=t_start, t_stop=t_stop, window_s=window_s, min_spikes=min_spikes,
+                                              corr_bin_s=corr_bin_s, max_pairs_neurons=max_pairs_neurons))
+        if stored is not None:
+            return stored
         raise RunFileError(run.missing("arrays", "spike_t") or
                            f"run file {run.path} holds no spike trains (spike_i, spike_t); record them to compute statistics")
     i, t = run.arrays["spike_i"], run.arrays["spike_t"]
@@ -176,6 +180,47 @@ def run_statistics(run, t_start: float = 0.0, t_stop: float | None = None, windo
                      "median_cv_isi": float(np.nanmedian(cv)) if np.isfinite(cv).any() else float("nan"),
                      "median_fano": float(np.nanmedian(fano)) if np.isfinite(fano).any() else float("nan")}
     return out
+
+
+#: Seconds at the end of a spiking run whose statistics a stripped run file keeps
+#: (``neuro-grlu strip`` drops the spike trains; see :func:`stripped_statistics`).
+STRIPPED_WINDOW_S = 600.0
+
+
+def stripped_statistics(run) -> dict | None:
+    """The :func:`run_statistics` of the last :data:`STRIPPED_WINDOW_S` seconds, with default
+    settings, as plain JSON values with the arguments used (``None`` for a run without spikes).
+
+    ``neuro-grlu strip`` stores this before it drops the spike trains, so that a stripped file
+    still answers :func:`run_statistics` for that window (the documents quote the last 600 s
+    of the stored hour).
+    """
+    if "spike_t" not in run.arrays or "spike_i" not in run.arrays:
+        return None
+    t_stop = float(run.metrics["time_s"][-1]) if run.epochs_completed else float(run.arrays["spike_t"].max(initial=0.0))
+    args = dict(t_start=max(0.0, t_stop - STRIPPED_WINDOW_S), t_stop=t_stop, window_s=1.0, min_spikes=3,
+                corr_bin_s=0.05, max_pairs_neurons=200)
+    stats = run_statistics(run, **args)
+    plain = {name: {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+             for name, s in stats.items()}
+    return {"args": args, "populations": plain}
+
+
+def _stored_statistics(run, args: dict) -> dict | None:
+    """Statistics that ``neuro-grlu strip`` kept in a stripped file, if `args` are the ones
+    they were computed with (``t_stop=None`` means the end of the run); else ``None``."""
+    if not getattr(run, "stripped", False):
+        return None
+    kept = (getattr(run, "strip_info", None) or {}).get("derived", {}).get("spike_statistics")
+    if not kept:
+        return None
+    want = dict(args)
+    if want["t_stop"] is None:
+        want["t_stop"] = kept["args"]["t_stop"]
+    if any(not np.isclose(float(want[k]), float(v)) for k, v in kept["args"].items()):
+        return None
+    return {name: {k: (np.asarray(v, dtype=float) if isinstance(v, list) else v) for k, v in s.items()}
+            for name, s in kept["populations"].items()}
 
 
 def fig_statistics(stats: dict, title: str = ""):
