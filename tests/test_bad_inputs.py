@@ -499,10 +499,10 @@ def test_good_definitions_reach_the_work(tmp_path, data):
 def test_accepted_other_image_shape_says_so(capsys, tmp_path, monkeypatch):
     """Documented acceptance: a definition naming 'mnist' given 20x20 images trains a 400-input
     network and says so in one note; the run file records input_shape (20, 20)."""
-    monkeypatch.undo()  # this case trains (a few seconds on 40 images)
+    monkeypatch.undo()  # this case trains: 40 images, the NumPy backend (no numba compilation)
     d = write_data(tmp_path / "small", side=20)
     path = tmp_path / "def.toml"
-    path.write_text(GOOD_RATE)
+    path.write_text(GOOD_RATE.replace("pairs = 2", "pairs = 2\nbackend = \"numpy\""))
     out = tmp_path / "o.h5"
     assert main(["train", str(path), "--data", str(d), "--out", str(out), "--no-plot", "--no-progress"]) == 0
     stdout = capsys.readouterr().out
