@@ -219,7 +219,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rows", nargs="+", default=ROWS, help="definitions to run (default: all rows)")
     ap.add_argument("--set", action="append", default=[], metavar="TABLE.KEY=VALUE")
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--runs", type=Path, default=Path("/work/runs/cls/two-systems"))
+    ap.add_argument("--runs", type=Path, default=Path("runs/cls/two-systems"))
     a = ap.parse_args(argv)
     unknown = sorted(set(a.rows) - set(ROWS))
     if unknown:

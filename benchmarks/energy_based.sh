@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 20: predictive coding (pc) and equilibrium propagation (eqprop) in the lab's protocols.
-# Every stage writes full run files to $RUNS (default /work/runs/energy, outside git) and is
+# Every stage writes full run files to $RUNS (default runs/energy under the repository root, outside git) and is
 # resumable: a run whose log ends with "final ..." is skipped (delete the log to redo it).
 # The committed summaries (benchmarks/results/energy-based/) are made from those run files with
 #   python benchmarks/summarize_energy.py $RUNS benchmarks/results/energy-based
@@ -18,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-RUNS=${RUNS:-/work/runs/energy}
+RUNS=${RUNS:-runs/energy}
 mkdir -p "$RUNS"/tune "$RUNS"/final "$RUNS"/depth "$RUNS"/continual
 cli="nice -n 5 python -m neuro_grlu.cli"
 

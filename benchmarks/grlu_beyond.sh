@@ -5,7 +5,7 @@
 # training images), test images never read (data.score_test = false).
 # Usage (from the repository root):
 #   bash benchmarks/grlu_beyond.sh PAIRS:VARIANT[:SEED] ...      e.g.  1:published 16:input:43
-# Environment: EPOCHS (default 3: a shortened cosine schedule), OUT (default /work/runs/grlu/beyond),
+# Environment: EPOCHS (default 3: a shortened cosine schedule), OUT (default runs/grlu/beyond, outside git),
 #   DECOR_LR (default 3e-6: rule.decorrelate_lr of the "decor" variant, chosen on validation),
 #   TRAIN_LIMIT (default 60000: use the first N training images; the last 10,000 of them validate).
 # Then: python benchmarks/summarize_grlu_beyond.py OUT  (writes benchmarks/results/grlu-beyond/).
@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 EPOCHS=${EPOCHS:-3}
-OUT=${OUT:-/work/runs/grlu/beyond}
+OUT=${OUT:-runs/grlu/beyond}
 DECOR_LR=${DECOR_LR:-3e-6}
 TRAIN_LIMIT=${TRAIN_LIMIT:-60000}
 mkdir -p "$OUT"
