@@ -11,10 +11,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..params import ParamSet, param
+from ..schedules import SCHEDULES
 from .optim import AdamState, MomentumState, adam_descent, momentum_descent
 from .state import LearnerState
 
 OPTIMIZERS = ("sgd", "adam")
+
+
+@dataclass(frozen=True)
+class EnergyOptimParams(ParamSet):
+    """The learning-rate schedule and optimiser parameters both energy-based rules declare."""
+
+    lr_max: float = param(0.05, low=0.0, low_open=True, doc="learning rate at the start of the schedule")
+    lr_min: float = param(0.0, low=0.0, at_most="lr_max", doc="learning rate the schedule decays towards")
+    schedule: str = param("cosine", choices=SCHEDULES, doc="per-epoch learning-rate schedule")
+    optimizer: str = param("sgd", choices=OPTIMIZERS, doc="sgd (heavy-ball momentum) or adam")
+    momentum: float = param(0.9, low=0.0, high=1.0, high_open=True, doc="sgd: heavy-ball momentum")
+    weight_decay: float = param(0.0, low=0.0, doc="L2 penalty on weights (not biases), per step")
 
 
 @dataclass

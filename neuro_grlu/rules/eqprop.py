@@ -48,9 +48,8 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..network import Architecture, Network
-from ..params import ParamSet, param
-from ..schedules import SCHEDULES
-from ._energy_optim import OPTIMIZERS, EnergyRuleState, descend, init_state
+from ..params import param
+from ._energy_optim import EnergyOptimParams, EnergyRuleState, descend, init_state
 from .backprop import output_error
 from .base import Rule, register
 
@@ -250,7 +249,7 @@ def equilibrium_gradient(net: Network, x: np.ndarray, y: np.ndarray, free: list,
 
 
 @dataclass(frozen=True)
-class EqPropParams(ParamSet):
+class EqPropParams(EnergyOptimParams):
     """Hyperparameters of ``eqprop``."""
 
     beta: float = param(0.2, low=0.0, low_open=True, doc="nudging strength β (> 0)")
@@ -259,12 +258,6 @@ class EqPropParams(ParamSet):
     nudged_steps: int = param(8, low=1, doc="relaxation steps of each nudged phase (> 0)")
     inference_rate: float = param(0.5, low=0.0, low_open=True, high=1.0,
                                   doc="relaxation step size ε, in (0, 1]")
-    lr_max: float = param(0.05, low=0.0, low_open=True, doc="learning rate at the start of the schedule")
-    lr_min: float = param(0.0, low=0.0, at_most="lr_max", doc="learning rate the schedule decays towards")
-    schedule: str = param("cosine", choices=SCHEDULES, doc="per-epoch learning-rate schedule")
-    optimizer: str = param("sgd", choices=OPTIMIZERS, doc="sgd (heavy-ball momentum) or adam")
-    momentum: float = param(0.9, low=0.0, high=1.0, high_open=True, doc="sgd: heavy-ball momentum")
-    weight_decay: float = param(0.0, low=0.0, doc="L2 penalty on weights (not biases), per step")
 
 
 @register

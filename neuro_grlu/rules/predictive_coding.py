@@ -47,9 +47,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..network import LN_EPS, Architecture, Network
-from ..params import ParamSet, param
-from ..schedules import SCHEDULES
-from ._energy_optim import OPTIMIZERS, EnergyRuleState, descend, init_state
+from ..params import param
+from ._energy_optim import EnergyOptimParams, EnergyRuleState, descend, init_state
 from .backprop import layer_norm_backward, output_error
 from .base import Rule, register
 
@@ -150,7 +149,7 @@ def pc_gradients(net: Network, relaxed: Relaxed, output_weight: float) -> list[t
 
 
 @dataclass(frozen=True)
-class PCParams(ParamSet):
+class PCParams(EnergyOptimParams):
     """Hyperparameters of ``pc``."""
 
     inference_steps: int = param(10, low=1, doc="inference steps per batch before the weight update (> 0)")
@@ -158,12 +157,6 @@ class PCParams(ParamSet):
                                   doc="step size γ of inference on the value nodes, in (0, 1]")
     output_weight: float = param(1.0, low=0.0, low_open=True, high=1.0,
                                  doc="weight w of the output loss in the energy, in (0, 1]; small w: closer to backprop")
-    lr_max: float = param(0.05, low=0.0, low_open=True, doc="learning rate at the start of the schedule")
-    lr_min: float = param(0.0, low=0.0, at_most="lr_max", doc="learning rate the schedule decays towards")
-    schedule: str = param("cosine", choices=SCHEDULES, doc="per-epoch learning-rate schedule")
-    optimizer: str = param("sgd", choices=OPTIMIZERS, doc="sgd (heavy-ball momentum) or adam")
-    momentum: float = param(0.9, low=0.0, high=1.0, high_open=True, doc="sgd: heavy-ball momentum")
-    weight_decay: float = param(0.0, low=0.0, doc="L2 penalty on weights (not biases), per step")
 
 
 @register
