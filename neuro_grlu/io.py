@@ -251,27 +251,7 @@ class RunWriter:
         kind, has no learner state, or was made with another configuration.
         """
         target = Path(path)
-        path = target.with_name(target.name + ".new")
-        if not path.exists():
-            path = target
-        run = read_run(path)
-        if run.status == "complete":
-            raise RunFileError(f"run file {path} is complete ({run.epochs_completed} epochs); nothing to resume")
-        if run.status == "diverged":
-            raise RunFileError(f"run file {path} diverged; resuming would diverge again: change the "
-                               "settings and start a new run (--overwrite or another --out)")
-        if run.kind != kind:
-            raise RunFileError(f"run file {path} is a {run.kind} run; --resume here continues {kind} runs")
-        stored = json.dumps(run.config, sort_keys=True, default=_json_default)
-        wanted = json.dumps(config, sort_keys=True, default=_json_default)
-        if stored != wanted:
-            diff = _config_diff(run.config, json.loads(wanted))
-            raise RunFileError(f"run file {path} was made with another configuration ({diff}); "
-                               "resume with the same model, --set and --epochs as the original run")
-        state = read_learner_state(path)
-        if state is None and run.epochs_completed > 0:
-            raise RunFileError(f"run file {path} holds no learner state (written before resuming existed, "
-                               "or stripped); start a new run with --overwrite")
+        path, run, state = cls.check_resume(target, config=config, kind=kind)
         self = cls.__new__(cls)
         self.target, self.path = target, path
         self._tmp = path.with_name(path.name + ".tmp")
@@ -301,6 +281,37 @@ class RunWriter:
         self._finished = False
         self.resumed_wall_time_s = float(self._attrs.get("wall_time_s", 0.0))
         return self
+
+    @staticmethod
+    def check_resume(path, *, config: dict, kind: str = "rate"):
+        """The checks of :meth:`resume` without opening a writer: ``(file to continue, its Run,
+        its learner state or None)``; a one-line :class:`RunFileError` if it cannot be continued
+        (missing, complete, diverged, of another kind, another configuration — the message names
+        up to three differing keys — or epochs recorded without learner state)."""
+        target = Path(path)
+        path = target.with_name(target.name + ".new")
+        if not path.exists():
+            path = target
+        run = read_run(path)
+        if run.status == "complete":
+            raise RunFileError(f"run file {path} is complete ({run.epochs_completed} epochs); nothing to resume")
+        if run.status == "diverged":
+            raise RunFileError(f"run file {path} diverged; resuming would diverge again: change the "
+                               "settings and start a new run (--overwrite or another --out)")
+        if run.kind != kind:
+            raise RunFileError(f"run file {path} is a {run.kind} run; --resume here continues {kind} runs")
+        stored = json.dumps(run.config, sort_keys=True, default=_json_default)
+        wanted = json.dumps(config, sort_keys=True, default=_json_default)
+        if stored != wanted:
+            diff = _config_diff(run.config, json.loads(wanted))
+            flags = "--set, --seed and --epochs" if kind == "rate" else "--set and --seed"
+            raise RunFileError(f"run file {path} was made with another configuration ({diff}); "
+                               f"resume with the same model, {flags} as the original run")
+        state = read_learner_state(path)
+        if state is None and run.epochs_completed > 0:
+            raise RunFileError(f"run file {path} holds no learner state (written before resuming existed, "
+                               "or stripped); start a new run with --overwrite")
+        return path, run, state
 
     @property
     def learner_state(self):
@@ -357,6 +368,19 @@ class RunWriter:
         self._attrs["epochs_completed"] += 1
         self._attrs["status"] = "incomplete"
         self._update(weights, arrays, wall_time_s)
+        self._set_learner_state(learner_state)
+        self._checkpoint()
+
+    def save_state(self, *, weights=None, arrays=None, learner_state=None, wall_time_s: float | None = None) -> None:
+        """Checkpoint weights, arrays and learner state without recording an epoch: a stage that
+        precedes the first epoch (a continual run's cortex phase) that :meth:`resume` can skip."""
+        if self._finished:
+            raise ValueError("save_state() called after finish()")
+        self._update(weights, arrays, wall_time_s)
+        self._set_learner_state(learner_state)
+        self._checkpoint()
+
+    def _set_learner_state(self, learner_state) -> None:
         if learner_state is not None and self._strip:
             for name, a in learner_state[0].items():
                 self._dropped[f"learner_state/{name}"] = dataset_digest(a)
@@ -364,7 +388,6 @@ class RunWriter:
             arrs, tree = learner_state
             self._learner_state = ({k: np.array(v, copy=True) for k, v in arrs.items()},
                                    json.loads(json.dumps(tree, default=_json_default)))
-        self._checkpoint()
 
     def stream(self, name: str, chunk, units: str | None = None) -> None:
         """Append `chunk` to the streamed array `name` without keeping it in memory.

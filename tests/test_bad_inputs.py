@@ -440,6 +440,52 @@ def test_continual_classes_missing_from_the_data(capsys, tmp_path):
     one_line_error(capsys, ["continual", path, "--data", d, "--out", tmp_path / "o.h5"], "not in the data")
 
 
+# --------------------------------------------------------------------------- continual --resume
+
+def _continual_file(definition: Path, out: Path, *, overrides=(), kind="continual", status="incomplete",
+                    state=True) -> None:
+    """A continual run file of `definition` (with `overrides`) stopped after stage 1 of 2."""
+    from neuro_grlu.cls.config import load_continual
+
+    cfg = load_continual(str(definition), list(overrides))
+    with RunWriter(out, config=cfg.to_dict(), seed=1, model=cfg.name, kind=kind, epochs_planned=2) as w:
+        w.append_epoch({"class_avg_accuracy": 0.5},
+                       learner_state=({}, {"format": 1, "stages": 1}) if state else None)
+        if status == "complete":
+            w.append_epoch({"class_avg_accuracy": 0.5})
+            w.finish()
+    if status == "diverged":
+        with h5py.File(out, "r+") as f:
+            f.attrs["status"] = "diverged"
+
+
+CONTINUAL_RESUME = {
+    "no file": (lambda d, o: None, [], "does not exist"),
+    "a complete file": (lambda d, o: _continual_file(d, o, status="complete"), [], "is complete"),
+    "a diverged file": (lambda d, o: _continual_file(d, o, status="diverged"), [], "diverged"),
+    "a rate run file": (lambda d, o: _continual_file(d, o, kind="rate"), [], "is a rate run"),
+    "another configuration": (lambda d, o: _continual_file(d, o, overrides=["cortex.epochs=2"]), [],
+                              "cortex.epochs: 2 in the file, 1 now"),
+    "another seed": (lambda d, o: _continual_file(d, o), ["--seed", "5"], "protocol.seed: 1 in the file, 5 now"),
+    "stages without learner state": (lambda d, o: _continual_file(d, o, state=False), [], "holds no learner state"),
+    "with --overwrite": (lambda d, o: _continual_file(d, o), ["--overwrite"], "choose one"),
+    "a spiking hippocampus": (lambda d, o: None, ["--set", 'hippocampus.learner="spiking-rstdp"'], "Brian2 network"),
+}
+
+
+@pytest.mark.parametrize("case", CONTINUAL_RESUME)
+def test_continual_resume_refusals(capsys, tmp_path, data, case):
+    """`continual --resume` refuses, in one line and before the data are read, a file it cannot
+    continue; the file is left as it was."""
+    make, extra, needle = CONTINUAL_RESUME[case]
+    definition, out = tmp_path / "cont.toml", tmp_path / "o.h5"
+    definition.write_text(GOOD_CONTINUAL)
+    make(definition, out)
+    before = out.read_bytes() if out.exists() else None
+    one_line_error(capsys, ["continual", definition, "--data", data, "--out", out, "--resume", *extra], needle)
+    assert (out.read_bytes() if out.exists() else None) == before
+
+
 # --------------------------------------------------------------------------- spiking definitions
 
 def _spk(old, new):

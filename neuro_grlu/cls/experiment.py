@@ -10,7 +10,14 @@ One run file per definition (kind ``"continual"``), one "epoch" row per stage (t
   ``forgetting_class`` and ``forgetting_task`` (tasks; NaN for the last), ``tasks`` (the
   classes of each task, padded with −1), ``cortex_train_accuracy`` (per cortex epoch), and for
   the few-shot experiment ``fewshot_shots`` and ``fewshot_accuracy`` (repeats × shots);
-* weights: the cortex's (``cortex_W0`` …), the hippocampus's, or the slow network's.
+* weights: the cortex's (``cortex_W0`` …), the hippocampus's, or the slow network's;
+* ``/learner_state``: what, besides the weights, the rest of the run depends on (the cortex's
+  training record, the learners' scalars and rule state, the random streams).
+
+The file is checkpointed after the cortex phase and after every stage; ``neuro-grlu continual
+NAME --resume`` (``run_continual(..., resume=True)``) continues an incomplete file after its
+last complete stage and ends with the file of the uninterrupted run (all but wall times),
+for the rate hippocampus learners and slow learners (:data:`RESUMABLE_LEARNERS`).
 
 Training is the same for both scenarios (one shared 10-way output); only the evaluation
 differs (:func:`~neuro_grlu.cls.tasks.evaluate_tasks`). Slow learners ("slow" system: the
@@ -22,21 +29,23 @@ from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import replace
 
 import numpy as np
 
 from ..data import Dataset
-from ..errors import ConfigError
+from ..errors import ConfigError, RunFileError
 from ..io import RunWriter
 from ..network import Architecture, Network
 from ..params import from_dict
 from ..rules import get_rule
 from ..rules.loop import close as close_learner
 from ..rules.loop import init_learner, train_chunk
+from ..rules.state import flatten, restore
 from .config import ContinualConfig
 from .cortex import Cortex, as_inputs, train_cortex
 from .hippocampus import make_learner
-from .localized import shape_localized
+from .localized import LocalizedCortex, shape_localized
 from ..errors import DataError
 from .tasks import check_classes_in_data
 from .tasks import average_accuracy, evaluate_tasks, forgetting, masked_predict, per_class_subset, subset
@@ -138,9 +147,112 @@ def check_continual_data(cfg: ContinualConfig, dataset: Dataset) -> None:
                             f"{counts[fewest]} training images in {dataset.name!r}; use sizes <= {counts[fewest]}")
 
 
+#: Fast learners whose whole state the run file holds (weights and a few scalars): continual runs
+#: with them (or with a slow learner) can be resumed. The spiking learners keep their state
+#: (membrane potentials, traces, the simulation clock) inside a Brian2 network the file does not store.
+RESUMABLE_LEARNERS = ("rate-hebbian", "prototype-hebbian")
+#: Version of the ``/learner_state`` tree a continual run writes (``docs/run-file.md``).
+STATE_FORMAT = 1
+
+
+def check_resume(cfg: ContinualConfig, out) -> tuple[str, int]:
+    """One-line errors, before any work, if ``continual --resume`` cannot continue the run file
+    ``out`` with ``cfg``: a spiking hippocampus, or any check of
+    :meth:`~neuro_grlu.io.RunWriter.check_resume` (missing, complete, diverged, another kind,
+    another configuration — naming what differs — or stages without learner state).
+    Returns ``(the file that is continued, stages completed)``."""
+    if cfg.system != "slow" and cfg.hippocampus_learner not in RESUMABLE_LEARNERS:
+        raise ConfigError(f"--resume continues continual runs whose hippocampus is {' or '.join(RESUMABLE_LEARNERS)} "
+                          f"(or a slow learner); {cfg.hippocampus_learner!r} keeps its state in a Brian2 network the "
+                          "run file does not store: start the run again with --overwrite")
+    path, run, _ = RunWriter.check_resume(out, config=cfg.to_dict(), kind="continual")
+    return str(path), run.epochs_completed
+
+
+def _cortex_tree(cortex) -> dict:
+    """What rebuilds the frozen cortex together with the run file's ``cortex_*`` weights."""
+    if isinstance(cortex, LocalizedCortex):  # fixed by (units, field, k, seed): the ES's genome is enough
+        return {"type": "localized", "field": int(cortex.params.field), "k": float(cortex.params.k),
+                "history": cortex.history, "wall_time_s": cortex.wall_time_s}
+    if not isinstance(cortex.net, Network):  # a model of another shape: trained again on resume
+        return {"type": "retrain"}
+    return {"type": "network", "rule": cortex.rule, "history": cortex.history, "wall_time_s": cortex.wall_time_s}
+
+
+def _restore_cortex(cfg: ContinualConfig, tree: dict, weights: dict, n_in: int, path):
+    """The frozen cortex of a resumed run (None: train it again); see :func:`_cortex_tree`."""
+    classes = sorted(int(c) for c in cfg.cortex.classes)
+    saved = {k[len("cortex_"):]: v for k, v in weights.items() if k.startswith("cortex_")}
+    if tree["type"] == "localized":
+        cortex = LocalizedCortex(replace(cfg.localized, field=int(tree["field"]), k=float(tree["k"])), classes,
+                                 list(tree["history"]), float(tree["wall_time_s"]))
+        if "W0" not in saved or not np.array_equal(saved["W0"], cortex.W):
+            raise RunFileError(f"run file {path}: its localized cortex weights differ from the ones its genome "
+                               "rebuilds (written by other code); start the run again with --overwrite")
+        return cortex
+    if tree["type"] != "network":
+        return None
+    c = cfg.cortex
+    arch = Architecture(n_in=n_in, hidden=c.hidden, n_out=10, activation=c.activation, k=c.k)
+    try:
+        net = Network.from_state_dict(arch, saved)
+    except (KeyError, ConfigError) as exc:
+        raise RunFileError(f"run file {path}: its cortex weights do not fit this definition ({exc})") from None
+    return Cortex(net, tree["rule"], classes, list(tree["history"]), float(tree["wall_time_s"]))
+
+
+def _learner_tree(learner) -> dict:
+    """The scalars of a rate hippocampus learner that its ``state_dict`` (the weights) lacks."""
+    tree = {"name": learner.name, "examples_seen": int(learner.examples_seen)}
+    if hasattr(learner, "baseline"):
+        tree["baseline"] = {"value": learner.baseline.value, "count": learner.baseline.count}
+    return tree
+
+
+def _restore_learner(learner, tree: dict, weights: dict, path) -> None:
+    """Load a rate hippocampus learner's weights and scalars from a resumed run file."""
+    for key, attr in (("hippocampus_W", "W"), ("hippocampus_wins", "wins"), ("hippocampus_projection", "P")):
+        mine = getattr(learner, attr, None)
+        if mine is None and key not in weights:
+            continue
+        a = weights.get(key)
+        if mine is None or a is None or a.shape != mine.shape or a.dtype != mine.dtype:
+            raise RunFileError(f"run file {path}: its {key} does not fit the hippocampus of this definition")
+        if attr == "P":
+            if not np.array_equal(a, mine):
+                raise RunFileError(f"run file {path}: its hippocampus projection differs from the one code_seed draws")
+            continue
+        setattr(learner, attr, np.array(a, copy=True))
+    if tree.get("name") != learner.name:
+        raise RunFileError(f"run file {path}: its hippocampus is {tree.get('name')!r}, the definition's {learner.name!r}")
+    learner.examples_seen = int(tree["examples_seen"])
+    if "baseline" in tree:
+        learner.baseline.value = float(tree["baseline"]["value"])
+        learner.baseline.count = int(tree["baseline"]["count"])
+
+
+def _check_rules(cfg: ContinualConfig, n_in: int) -> None:
+    """Build the cortex's and the slow learner's rules once, so their one-line errors (e.g. a
+    backend that does not fit the network) come before the run file is created."""
+    if cfg.cortex is not None and cfg.localized is None and cfg.cortex.rule != "none":
+        c = cfg.cortex
+        rule_cls = get_rule(c.rule)
+        arch = Architecture(n_in=n_in, hidden=c.hidden, n_out=10, activation=c.activation, k=c.k)
+        rule_cls(from_dict(rule_cls.Params, dict(c.params or {}), f"cortex.rule ({c.rule})"), arch, batch_size=c.batch_size)
+    if cfg.system == "slow":
+        _make_slow(cfg, n_in)
+
+
 def run_continual(cfg: ContinualConfig, dataset: Dataset, *, out: str | None = None, overwrite: bool = False,
-                  progress: bool = True, command: str = "", log=print) -> dict:
-    """Run the sequential-task protocol (and the few-shot one if ``protocol.fewshot``); return a summary."""
+                  resume: bool = False, progress: bool = True, command: str = "", log=print) -> dict:
+    """Run the sequential-task protocol (and the few-shot one if ``protocol.fewshot``); return a summary.
+
+    The run file is checkpointed after the cortex phase (its weights and training record) and
+    after every stage (the learners' weights and state, the random streams). ``resume=True``
+    continues the incomplete run file ``out`` (same configuration) after its last complete
+    stage and ends with the file an uninterrupted run writes (bit for bit but the wall times);
+    the few-shot experiment, which comes after the last stage, is run whole.
+    """
     pr, tasks = cfg.protocol, cfg.tasks
     seeds = np.random.SeedSequence(pr.seed).spawn(4)
     order_rng, noise_rng, shot_rng, init_rng = (np.random.default_rng(s) for s in seeds)
@@ -152,24 +264,7 @@ def run_continual(cfg: ContinualConfig, dataset: Dataset, *, out: str | None = N
     if pr.test_limit:
         x_test, y_test = x_test[: pr.test_limit], y_test[: pr.test_limit]
     T = len(tasks)
-    t_run = time.perf_counter()
-
-    # phase 1: the slow cortex (frozen afterwards)
-    cortex: Cortex | None = None
-    if cfg.localized is not None:
-        xs, ys = subset(x_train, y_train, cfg.cortex.classes, cfg.cortex.train_limit)
-        cortex = shape_localized(cfg.localized, xs, ys, cfg.cortex.classes, seed=pr.seed, log=log)
-        featurize, n_features = cortex.features, cortex.n_features
-    elif cfg.cortex is not None:
-        c = cfg.cortex
-        arch = Architecture(n_in=x_train.shape[1], hidden=c.hidden, n_out=10, activation=c.activation, k=c.k)
-        cortex = train_cortex(c.rule, dict(c.params or {}), arch, x_train, y_train, c.classes, epochs=c.epochs,
-                              batch_size=c.batch_size, seed=pr.seed, train_limit=c.train_limit, log=log)
-        featurize = cortex.features
-        n_features = cortex.n_features
-    else:
-        featurize = as_inputs
-        n_features = x_train.shape[1]
+    n_in = x_train.shape[1]
 
     metric_names = ["class_avg_accuracy", "task_avg_accuracy", "train_reward", "stage_time"]
     metric_names += [f"{s}_acc_t{i}" for s in ("class", "task") for i in range(T)]
@@ -178,17 +273,35 @@ def run_continual(cfg: ContinualConfig, dataset: Dataset, *, out: str | None = N
             "task_avg_accuracy": "task-incremental accuracy averaged over the tasks seen so far",
             "train_reward": "mean reward (or online correctness) while learning this stage",
             "stage_time": "wall time of the stage's learning (evaluation excluded)"}
-    writer = None
-    if out is not None:
+    writer, saved, done, wall_before = None, None, 0, 0.0
+    if out is not None and resume:
+        check_resume(cfg, out)
+        writer = RunWriter.resume(out, config=cfg.to_dict(), kind="continual", metric_units=units,
+                                  metric_descriptions=desc)
+        done, wall_before = writer.epochs_completed, writer.resumed_wall_time_s
+        saved = writer.learner_state
+        if saved is not None and (saved[1].get("format") != STATE_FORMAT or saved[1].get("stages") != done):
+            raise RunFileError(f"run file {writer.path}: its learner state (format {saved[1].get('format')}, "
+                               f"{saved[1].get('stages')} stages) does not match its {done} stages; "
+                               "start the run again with --overwrite")
+        where = (f"after stage {done}/{T}" if done else "after the cortex phase" if saved is not None
+                 else "from the start (it stopped before its first checkpoint)")
+        log(f"resuming {writer.path} {where}"
+            + (f" (it replaces {out} when complete)" if writer.path != writer.target else ""))
+    elif out is not None:
+        _check_rules(cfg, n_in)
         writer = RunWriter(out, config=cfg.to_dict(), seed=pr.seed, model=cfg.name, kind="continual",
                            epochs_planned=T, command=command, overwrite=overwrite, metric_units=units,
                            metric_descriptions=desc)
+    t_run = time.perf_counter() - wall_before
     A = {s: np.full((T, T), np.nan) for s in ("class", "task")}
     tasks_arr = np.full((T, max(len(t) for t in tasks)), -1, np.int64)
     for i, t in enumerate(tasks):
         tasks_arr[i, : len(t)] = t
     summary = {"name": cfg.name, "system": cfg.system, "tasks": tasks, "evaluated_on": y_split,
                "train_images": 0, "eval_images": int(len(y_test))}
+    cortex: Cortex | LocalizedCortex | None = None
+    learner = rule = net = slow_state = None
 
     def arrays():
         out_ = {"accuracy_matrix_class": (A["class"], ""), "accuracy_matrix_task": (A["task"], ""),
@@ -200,12 +313,60 @@ def run_continual(cfg: ContinualConfig, dataset: Dataset, *, out: str | None = N
             out_["cortex_es_fitness"] = (np.array([h["fitness"] for h in cortex.history]), "probe accuracy per generation")
         return out_
 
-    learner = rule = net = None
+    def weights():
+        w = {}
+        if cortex is not None:
+            w.update({f"cortex_{k}": v for k, v in cortex.net.state_dict().items()})
+        if learner is not None:
+            w.update(learner.state_dict())
+        if net is not None:
+            w.update(net.state_dict())
+        return w
+
+    def learner_state(stages: int):
+        """``(arrays, tree)`` of everything besides the weights that the rest of the run depends on."""
+        state_arrays = {}
+        tree = {"format": STATE_FORMAT, "stages": stages, "cortex": None if cortex is None else _cortex_tree(cortex),
+                "hippocampus": None, "slow": None, "loop": None}
+        if stages:
+            if slow_state is not None:
+                slow_state.settle()  # no noise drawn ahead in flight: the generators' positions are final
+                rule_arrays, tree["slow"] = flatten(slow_state)
+                state_arrays.update({f"slow/rule/{k}": v for k, v in rule_arrays.items()})
+                state_arrays.update({f"slow/model/{k}": v for k, v in rule.model_arrays(net).items()})
+            if learner is not None:
+                tree["hippocampus"] = _learner_tree(learner)
+            tree["loop"] = {"order_rng": order_rng.bit_generator.state, "noise_rng": noise_rng.bit_generator.state,
+                            "train_images": summary["train_images"]}
+        return state_arrays, tree
+
     with contextlib.ExitStack() as stack:
         if writer is not None:
-            stack.enter_context(writer)
+            stack.enter_context(writer)  # an exception or Ctrl-C marks the file incomplete
+        # phase 1: the slow cortex (frozen afterwards); a resumed run rebuilds it from the file
+        if saved is not None and saved[1].get("cortex") is not None:
+            cortex = _restore_cortex(cfg, saved[1]["cortex"], writer.weights, n_in, writer.path)
+        if cortex is None and cfg.localized is not None:
+            xs, ys = subset(x_train, y_train, cfg.cortex.classes, cfg.cortex.train_limit)
+            cortex = shape_localized(cfg.localized, xs, ys, cfg.cortex.classes, seed=pr.seed, log=log)
+            if writer is not None and not done:
+                writer.save_state(weights=weights(), arrays=arrays(), learner_state=learner_state(0),
+                                  wall_time_s=time.perf_counter() - t_run)
+        elif cortex is None and cfg.cortex is not None:
+            c = cfg.cortex
+            arch = Architecture(n_in=n_in, hidden=c.hidden, n_out=10, activation=c.activation, k=c.k)
+            cortex = train_cortex(c.rule, dict(c.params or {}), arch, x_train, y_train, c.classes, epochs=c.epochs,
+                                  batch_size=c.batch_size, seed=pr.seed, train_limit=c.train_limit, log=log)
+            if writer is not None and not done:
+                writer.save_state(weights=weights(), arrays=arrays(), learner_state=learner_state(0),
+                                  wall_time_s=time.perf_counter() - t_run)
+        if cortex is not None:
+            featurize, n_features = cortex.features, cortex.n_features
+        else:
+            featurize, n_features = as_inputs, n_in
+
         if cfg.system == "slow":
-            rule = _make_slow(cfg, x_train.shape[1])
+            rule = _make_slow(cfg, n_in)
             net, slow_state = init_learner(rule, init_rng, noise_rng)
             stack.callback(close_learner, rule, slow_state)
             eval_x, logits_fn = x_test, _batched_logits(net)
@@ -213,7 +374,28 @@ def run_continual(cfg: ContinualConfig, dataset: Dataset, *, out: str | None = N
             learner = make_learner(cfg.hippocampus_learner, cfg.hippocampus, n_features, 10)
             eval_x, logits_fn = featurize(x_test), learner.logits
         summary["uses"] = uses_of(cfg, learner)
-        for s, classes in enumerate(tasks):
+        if done:  # continue after stage `done`: learners, random streams and the matrices of the file
+            state_arrays, tree = saved
+            loop = tree["loop"]
+            noise_rng.bit_generator.state = loop["noise_rng"]
+            order_rng.bit_generator.state = loop["order_rng"]
+            if slow_state is not None:
+                try:
+                    rule.load_model(net, writer.weights, {k[len("slow/model/"):]: v for k, v in state_arrays.items()
+                                                          if k.startswith("slow/model/")})
+                except (KeyError, ValueError) as exc:
+                    raise RunFileError(f"run file {writer.path}: its weights do not fit this model ({exc})") from None
+                restore(slow_state, {k[len("slow/rule/"):]: v for k, v in state_arrays.items()
+                                     if k.startswith("slow/rule/")}, tree["slow"])
+                if done == T:  # no stage left: the few-shot draws continue from the generator's own position
+                    noise_rng.bit_generator.state = loop["noise_rng"]
+            else:
+                _restore_learner(learner, tree["hippocampus"], writer.weights, writer.path)
+            summary["train_images"] = int(loop["train_images"])
+            for scen in ("class", "task"):
+                A[scen][:] = writer.arrays[f"accuracy_matrix_{scen}"]
+        for s in range(done, T):
+            classes = tasks[s]
             xs, ys = subset(x_train, y_train, classes, pr.train_limit_per_task)
             summary["train_images"] += len(ys)
             perm = order_rng.permutation(len(ys))
@@ -234,7 +416,8 @@ def run_continual(cfg: ContinualConfig, dataset: Dataset, *, out: str | None = N
                 f"task-IL {row['task_avg_accuracy']:.4f} ({stage_time:.1f} s) | class-IL row "
                 + " ".join(f"{a:.3f}" for a in A["class"][s]))
             if writer is not None:
-                writer.append_epoch(row, arrays=arrays(), wall_time_s=time.perf_counter() - t_run)
+                writer.append_epoch(row, weights=weights(), arrays=arrays(), wall_time_s=time.perf_counter() - t_run,
+                                    learner_state=learner_state(s + 1))
 
         if learner is not None and hasattr(learner, "timing"):
             tm = learner.timing
@@ -257,7 +440,7 @@ def run_continual(cfg: ContinualConfig, dataset: Dataset, *, out: str | None = N
                 for j, shots in enumerate(pr.fewshot):
                     xs, ys = per_class_subset(x_train, y_train, new, shots, shot_rng)
                     if cfg.system == "slow":
-                        r2 = _make_slow(cfg, x_train.shape[1])
+                        r2 = _make_slow(cfg, n_in)
                         n2, s2 = init_learner(r2, np.random.default_rng([pr.seed, rep, j]), noise_rng)
                         _train_slow(n2, r2, s2, xs, ys, pr.fewshot_slow_epochs, order_rng)
                         close_learner(r2, s2)
@@ -269,19 +452,12 @@ def run_continual(cfg: ContinualConfig, dataset: Dataset, *, out: str | None = N
                     fs_acc[rep, j] = float(np.mean(masked_predict(scores, new) == y_test[te_mask]))
                 log(f"few-shot draw {rep + 1}/{pr.fewshot_repeats} on classes {new}: "
                     + " ".join(f"{n}/class {a:.3f}" for n, a in zip(pr.fewshot, fs_acc[rep])))
-        weights = {}
-        if cortex is not None:
-            weights.update({f"cortex_{k}": v for k, v in cortex.net.state_dict().items()})
-        if learner is not None:
-            weights.update(learner.state_dict())
-        if net is not None:
-            weights.update(net.state_dict())
         extra = arrays()
         if fs_acc is not None:
             extra["fewshot_shots"] = (np.array(pr.fewshot, np.int64), "examples per class")
             extra["fewshot_accuracy"] = (fs_acc, "")
         if writer is not None:
-            writer.finish(weights=weights, arrays=extra, wall_time_s=time.perf_counter() - t_run)
+            writer.finish(weights=weights(), arrays=extra, wall_time_s=time.perf_counter() - t_run)
     summary.update({
         "accuracy_matrix_class": A["class"], "accuracy_matrix_task": A["task"],
         "average_accuracy_class": average_accuracy(A["class"]), "average_accuracy_task": average_accuracy(A["task"]),

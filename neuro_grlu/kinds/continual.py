@@ -22,6 +22,9 @@ def schema(raw: dict, name: str):
 def add_arguments(c) -> None:
     c.add_argument("--data", metavar="DIR", help="directory with the four MNIST-layout IDX files, loaded as is (no MD5 "
                                                   "check), as for `neuro-grlu train --data`; default: canonical MNIST")
+    c.add_argument("--resume", action="store_true",
+                   help="continue the incomplete run file --out after its last complete stage (cortex phase or task; "
+                        "same model, --set and --seed); the few-shot experiment is run whole")
 
 
 def overrides(args) -> list[str]:
@@ -30,11 +33,16 @@ def overrides(args) -> list[str]:
 
 def run(request: RunRequest, args) -> int:
     """Run the protocol of the definition and write its run file."""
-    from ..cls.experiment import check_continual_data, run_continual
+    from ..cls.experiment import check_continual_data, check_resume, run_continual
     from ..data import load_idx_dir, load_mnist
+    from ..errors import NeuroGRLUError
 
     cfg = load_config("continual", request.model, request.overrides)
     out = request.out or f"runs/{cfg.name}-seed{cfg.protocol.seed}.h5"
+    if args.resume and request.overwrite:
+        raise NeuroGRLUError("--resume continues a run file and --overwrite replaces it; choose one")
+    if args.resume:  # before the data are loaded: a file that cannot be continued is a one-line error
+        check_resume(cfg, out)
     print(f"model {cfg.name} ({cfg.system}): {cfg.description}", flush=True)
     if request.set_items:  # the description is the definition's own: say what the overrides changed
         print(f"  changed by --set: {', '.join(request.set_items)} (the run file stores the full configuration)", flush=True)
@@ -44,7 +52,7 @@ def run(request: RunRequest, args) -> int:
         dataset = load_idx_dir(args.data, name=Path(args.data).expanduser().resolve().name or "idx", md5=None)
     check_continual_data(cfg, dataset)
     print(f"tasks {cfg.tasks} -> {out}", flush=True)
-    s = run_continual(cfg, dataset, out=out, overwrite=request.overwrite, progress=request.progress,
+    s = run_continual(cfg, dataset, out=out, overwrite=request.overwrite, resume=args.resume, progress=request.progress,
                       command=request.command, log=print)
     print(f"final average accuracy: class-incremental {100 * s['average_accuracy_class']:.2f}%, "
           f"task-incremental {100 * s['average_accuracy_task']:.2f}% after {s['wall_time_s']:.0f} s; run file {out}")

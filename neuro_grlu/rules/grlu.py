@@ -160,6 +160,11 @@ class NoiseStream:
         self._pending = self._executor.submit(self._draw, self._buffers[self._turn])
         return noise
 
+    def settle(self) -> None:
+        """Wait for the block being drawn ahead (if any): the generator is then idle."""
+        if self._pending is not None:
+            self._pending.result()
+
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
@@ -323,6 +328,10 @@ class GRLUState(LearnerState):
     def set_rng_state(self, value: dict) -> None:
         self.close()
         self.rng.bit_generator.state = value
+
+    def settle(self) -> None:
+        if self.stream is not None:
+            self.stream.settle()
 
     def close(self) -> None:
         """Stop the background noise thread, if any. A block drawn ahead is discarded: a new

@@ -52,6 +52,10 @@ class LearnerState:
         """Move the stream to ``value`` (from :meth:`rng_state`), discarding draws made ahead."""
         self.rng.bit_generator.state = value
 
+    def settle(self) -> None:
+        """Wait until no draw ahead of use is in progress, so that ``rng``'s own position is final
+        (nothing runs ahead by default; GRLU's prefetching noise stream does)."""
+
     def close(self) -> None:
         """Release runtime resources (threads); the state stays usable (they are rebuilt)."""
 
