@@ -8,7 +8,8 @@ Measures training samples per second (784-256-10, batch 1, MNIST images) for
 * ``numba``  — the same as a compiled per-example kernel, noise drawn by NumPy on a second thread
   (``backend = "numba"``, the default for one hidden layer, ``rng = "numpy"``);
 * ``philox`` — the same kernel drawing its noise itself from Philox4x32-10 (``rng = "philox"``;
-  one thread, vectorised generator);
+  vectorised generator) on one numba thread, and ``philox2`` on two (pair blocks and weight rows
+  shared by the threads; the same numbers as one thread);
 
 for 1/16/128 pairs with ReLU and with top-k (k = 0.5), all in one process, one after the
 other, with one BLAS thread. It also measures this machine's single-thread float32 matmul
@@ -34,6 +35,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 from neuro_grlu.data import load_mnist  # noqa: E402
@@ -43,6 +45,7 @@ from neuro_grlu.rules.loop import train_chunk  # noqa: E402
 from neuro_grlu.train import prepare_inputs  # noqa: E402
 
 D, H, C = 784, 256, 10
+BACKENDS = ("tiled", "numpy", "numba", "philox", "philox2")
 
 
 def flops_per_sample(backend: str, pairs: int) -> float:
@@ -64,10 +67,13 @@ def sgemm_rate(n: int = 1024, repeats: int = 5) -> float:
 
 
 def measure(backend: str, activation: str, pairs: int, x, y, seconds: float, hidden=(256,), skip="none") -> float:
-    """Samples/s of ``backend`` (``tiled``, ``numpy``, ``numba``, or ``philox`` = numba with rng philox)."""
+    """Samples/s of ``backend`` (``tiled``, ``numpy``, ``numba``, or ``philox``/``philox2`` = numba
+    with rng philox on 1/2 numba threads)."""
     arch = Architecture(activation=activation, k=0.5, hidden=hidden, skip=skip)
-    rng = "philox" if backend == "philox" else "numpy"
-    rule = GRLU(GRLUParams(pairs=pairs, backend="numba" if backend == "philox" else backend, rng=rng), arch)
+    philox = backend.startswith("philox")
+    numba.set_num_threads(min(2 if backend == "philox2" else 1, numba.config.NUMBA_NUM_THREADS))
+    rule = GRLU(GRLUParams(pairs=pairs, backend="numba" if philox else backend, rng="philox" if philox else "numpy",
+                           threads=2 if backend == "philox2" else 1), arch)
     net = Network.init(arch, np.random.default_rng(0))
     state = rule.init(net, init_rng=np.random.default_rng(0), noise_rng=np.random.default_rng(1))
     hyper = {"lr": 0.1, "sigma": 0.1}
@@ -111,7 +117,7 @@ def main() -> int:
     for activation in ("relu", "topk"):
         for pairs in args.pairs:
             row = {"activation": activation, "pairs": pairs, "noise_only": noise_rate(activation, pairs, args.seconds)}
-            for backend in ("tiled", "numpy", "numba", "philox"):
+            for backend in BACKENDS:
                 row[backend] = measure(backend, activation, pairs, x, y, args.seconds)
                 row[f"{backend}_gflops"] = row[backend] * flops_per_sample(backend, pairs) / 1e9
             row["load_1min"] = os.getloadavg()[0]
@@ -153,19 +159,21 @@ def main() -> int:
         "",
         "Samples/s (higher is better); in brackets the arithmetic rate in GFLOP/s and its share of the sgemm rate.",
         "`tiled` is the published algorithm in NumPy; `numba` draws NumPy noise on a second thread; "
-        "`philox` draws Philox noise inside the kernel (one thread).",
+        "`philox` draws Philox noise inside the kernel, on one numba thread or on two (`NUMBA_NUM_THREADS` "
+        f"= {numba.config.NUMBA_NUM_THREADS}, threading layer {numba.threading_layer()}).",
         "",
-        "| activation | pairs | tiled (published alg.) | numpy shared | numba, numpy rng | numba, philox | philox / numpy rng "
-        "| numba / tiled | noise alone (numpy) | load |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| activation | pairs | tiled (published alg.) | numpy shared | numba, numpy rng | numba, philox | numba, philox, "
+        "2 threads | philox / numpy rng | 2 threads / 1 | best / tiled | noise alone (numpy) | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         cells = []
-        for b in ("tiled", "numpy", "numba", "philox"):
+        for b in BACKENDS:
             g = r[f"{b}_gflops"]
             cells.append(f"{r[b]:,.0f} ({g:.1f}, {100 * g / (peak / 1e9):.0f}%)")
+        best = max(r["numba"], r["philox"], r["philox2"])
         lines.append(f"| {r['activation']} | {r['pairs']} | " + " | ".join(cells)
-                     + f" | {r['philox'] / r['numba']:.2f}× | {max(r['numba'], r['philox']) / r['tiled']:.1f}× "
+                     + f" | {r['philox'] / r['numba']:.2f}× | {r['philox2'] / r['philox']:.2f}× | {best / r['tiled']:.1f}× "
                      f"| {r['noise_only']:,.0f} | {r['load_1min']:.1f} |")
     lines += [
         "",

@@ -23,6 +23,8 @@ def variant(rule: dict) -> str:
     name = "input noise" if rule.get("noise_at") == "input" else "published (output noise)"
     if rule.get("decorrelate", "none") != "none":
         name += f" + decorrelation (lr {rule['decorrelate_lr']:g})"
+    if rule.get("rng", "numpy") != "numpy":
+        name += f", {rule['rng']} noise"
     return name
 
 
@@ -63,6 +65,13 @@ def main(argv: list[str]) -> int:
                 continue
             if r is not None:
                 runs.append(r)
+    # Keep the stored records of runs whose files are not here (run files live outside git and
+    # may be gone); a file read again replaces its record.
+    have = {(Path(r["dir"]).name, r["file"]) for r in runs}
+    if (OUT / "runs.json").exists():
+        for r in json.loads((OUT / "runs.json").read_text()):
+            if (Path(r["dir"]).name, r["file"]) not in have:
+                runs.append(r)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "runs.json").write_text(json.dumps(runs, indent=1))
     lines = [
@@ -84,6 +93,16 @@ def main(argv: list[str]) -> int:
         v = np.array([100 * r["validation_accuracy"][-1] for r in rs])
         spread = f" ± {v.std(ddof=1):.2f}" if len(v) > 1 else ""
         lines.append(f"| {d} | {pairs} | {var} | {n_img:,} × {ep} | {v.mean():.2f}{spread} | {len(v)} |")
+    if (OUT / "test.json").exists():
+        lines += ["", "Test accuracy of the variant chosen on validation, scored once per pair count "
+                  "(`benchmarks/score_grlu_beyond_test.py`; final weights, trained on 50,000 images):", "",
+                  "| pairs | epochs | chosen variant (mean final validation %) | test % (mean ± sd) | seeds |",
+                  "|---|---|---|---|---|"]
+        for t in sorted(json.loads((OUT / "test.json").read_text()).values(), key=lambda t: t["pairs"]):
+            sd = f" ± {100 * t['test_accuracy_sd']:.2f}" if t["test_accuracy_sd"] is not None else ""
+            val = 100 * t["validation_mean_by_variant"][t["chosen_variant"]]["mean"]
+            lines.append(f"| {t['pairs']} | {t['epochs']} | {t['chosen_variant']} ({val:.2f}) "
+                         f"| {100 * t['test_accuracy_mean']:.2f}{sd} | {', '.join(str(r['seed']) for r in t['runs'])} |")
     (OUT / "table.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

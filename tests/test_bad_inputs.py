@@ -260,6 +260,8 @@ OVERRIDES = {
     "decorrelate_lr not positive": (["--set", "rule.decorrelate_lr=0"], "decorrelate_lr"),
     "philox on a numpy backend": (["--set", "rule.rng=philox", "--set", "rule.backend=numpy"], "allowed there: rng = 'numpy'"),
     "philox on two hidden layers": (["--set", "rule.rng=philox", "--set", "network.hidden=[8,8]"], "needs the numba backend"),
+    "threads on a numpy backend": (["--set", "rule.threads=2", "--set", "rule.backend=numpy"], "allowed there: threads = 1"),
+    "threads below one": (["--set", "rule.threads=0"], "threads"),
 }
 
 

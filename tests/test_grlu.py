@@ -103,14 +103,16 @@ def test_tiled_and_shared_match_the_defining_equations(arch_kw, batch, pairs, no
 @pytest.mark.parametrize("activation", ["relu", "topk"])
 @pytest.mark.parametrize("batch", [1, 4])
 @pytest.mark.parametrize("noise_at", ["output", "input"])
-def test_numba_kernel_matches_numpy_over_several_steps(activation, batch, noise_at):
+@pytest.mark.parametrize("pair_block", [None, 2])
+def test_numba_kernel_matches_numpy_over_several_steps(activation, batch, noise_at, pair_block):
     arch, net, rng = make(dict(hidden=(24,), activation=activation, k=0.5))
     n, pairs, sigma, step = 12, 5, 0.1, 0.3
     x = rng.random((n, arch.n_in)).astype(np.float32)
     y = rng.integers(0, arch.n_out, n)
     unit = sample_noise(arch, n, pairs, 1.0, rng)
     fast, slow = net.copy(), net.copy()
-    rewards_fast = train_chunk_1hidden(fast, x, y, unit, sigma, step, batch, noise_at)
+    rewards_fast = train_chunk_1hidden(fast, x, y, unit, sigma, step, batch, noise_at, pair_block=pair_block,
+                                       threads=1 if pair_block is None else 2)
     rewards_slow = []
     for s in range(0, n, batch):
         upd = grlu_update_shared(slow, x[s : s + batch], y[s : s + batch], unit.take(s, s + batch).scaled(sigma), noise_at)

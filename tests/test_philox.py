@@ -60,17 +60,19 @@ def test_gumbel_moments():
 
 @pytest.mark.parametrize("activation", ["relu", "topk"])
 @pytest.mark.parametrize("noise_at", ["output", "input"])
-def test_kernel_with_philox_is_the_kernel_on_the_same_noise_from_arrays(activation, noise_at):
+@pytest.mark.parametrize("pairs", [3, 20])
+def test_kernel_with_philox_is_the_kernel_on_the_same_noise_from_arrays(activation, noise_at, pairs):
     """rng = "philox" draws in the kernel exactly the values its layout promises: the same
-    training step fed those values as arrays gives bit-identical weights and rewards."""
+    training step fed those values as arrays (and summed in the same pair blocks) gives
+    bit-identical weights and rewards."""
     from neuro_grlu.network import Architecture, Network
-    from neuro_grlu.rules._grlu_numba import train_chunk_1hidden
+    from neuro_grlu.rules._grlu_numba import PHILOX_PAIR_BLOCK, train_chunk_1hidden
     from neuro_grlu.rules.grlu import PerturbationNoise
 
     rng = np.random.default_rng(0)
     arch = Architecture(n_in=20, hidden=(24,), n_out=5, activation=activation, k=0.5)
     net = Network.init(arch, rng)
-    n, pairs, first, k0, k1 = 9, 3, 1000, 77, 88
+    n, first, k0, k1 = 9, 1000, 77, 88
     x = rng.random((n, 20)).astype(np.float32)
     y = rng.integers(0, 5, n)
     eps = [normal_block(n, pairs, 24, 0, first, k0, k1), normal_block(n, pairs, 5, OUTPUT_BLOCK, first, k0, k1)]
@@ -79,10 +81,52 @@ def test_kernel_with_philox_is_the_kernel_on_the_same_noise_from_arrays(activati
         gumbel = [gumbel_block(n, pairs, 24, GUMBEL_BLOCK, first, k0, k1)]
     a, b = net.copy(), net.copy()
     ra = train_chunk_1hidden(a, x, y, None, 0.1, 0.3, 2, noise_at, philox=(pairs, k0, k1, first))
-    rb = train_chunk_1hidden(b, x, y, PerturbationNoise(eps, gumbel), 0.1, 0.3, 2, noise_at)
+    rb = train_chunk_1hidden(b, x, y, PerturbationNoise(eps, gumbel), 0.1, 0.3, 2, noise_at,
+                             pair_block=PHILOX_PAIR_BLOCK)
     for u, v in zip(a.W + a.b, b.W + b.b):
         np.testing.assert_array_equal(u, v)
     np.testing.assert_array_equal(ra, rb)
+
+
+@pytest.mark.parametrize("activation", ["relu", "topk"])
+@pytest.mark.parametrize("noise_at", ["output", "input"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_kernel_result_does_not_depend_on_the_thread_count(activation, noise_at, batch):
+    """The kernel splits pair blocks and weight rows over threads; every sum keeps its order,
+    so 1, 2 or 3 row ranges, and numba's pool with 1 or 2 threads, give the same bits."""
+    import numba
+
+    from neuro_grlu.network import Architecture, Network
+    from neuro_grlu.rules._grlu_numba import train_chunk_1hidden
+    from neuro_grlu.rules.grlu import sample_noise
+
+    rng = np.random.default_rng(3)
+    arch = Architecture(n_in=30, hidden=(40,), n_out=6, activation=activation, k=0.5)
+    net = Network.init(arch, rng)
+    n, pairs = 10, 20  # three blocks of at most 8 pairs
+    x = rng.random((n, 30)).astype(np.float32)
+    y = rng.integers(0, 6, n)
+    unit = sample_noise(arch, n, pairs, 1.0, rng)
+    runs = []
+    pools = [1, 2] if numba.config.NUMBA_NUM_THREADS >= 2 else [1]
+    before = numba.get_num_threads()
+    try:
+        for pool in pools:
+            numba.set_num_threads(pool)
+            for threads in (1, 2, 3):
+                for philox in ((pairs, 5, 6, 40), None):
+                    m = net.copy()
+                    r = train_chunk_1hidden(m, x, y, None if philox else unit, 0.1, 0.3, batch, noise_at,
+                                            philox=philox, pair_block=8, threads=threads)
+                    runs.append((philox is None, m, r))
+    finally:
+        numba.set_num_threads(before)
+    for source in (True, False):
+        same = [(m, r) for s, m, r in runs if s == source]
+        for m, r in same[1:]:
+            for u, v in zip(same[0][0].W + same[0][0].b, m.W + m.b):
+                np.testing.assert_array_equal(u, v)
+            np.testing.assert_array_equal(same[0][1], r)
 
 
 def test_philox_rule_learns_and_needs_the_numba_backend():

@@ -376,6 +376,9 @@ class GRLUParams(ParamSet):
     decorrelate: str = param("none", choices=DECORRELATE,
                              doc="'antihebbian': decorrelate the first layer's inputs by a local anti-Hebbian rule (Dalm et al. 2023)")
     decorrelate_lr: float = param(1e-6, low=0.0, low_open=True, doc="learning rate of the decorrelation matrix, per example")
+    threads: int = param(1, low=1,
+                         doc="numba threads of the compiled kernel (numba backend; at most NUMBA_NUM_THREADS): "
+                         "pair blocks and weight rows shared; the numbers do not depend on it. Keep 1 on a busy machine")
 
 
 @register
@@ -397,6 +400,9 @@ class GRLU(Rule):
         if params.rng == "philox" and backend != "numba":
             raise ConfigError(f"GRLU rule.rng = 'philox' needs the numba backend (one hidden layer), not "
                               f"{backend!r} with {len(arch.hidden)} hidden layers; allowed there: rng = 'numpy'")
+        if params.threads > 1 and backend != "numba":
+            raise ConfigError(f"GRLU rule.threads = {params.threads} needs the numba backend (one hidden layer), not "
+                              f"{backend!r} with {len(arch.hidden)} hidden layers; allowed there: threads = 1")
         #: Draw the next noise block on a second thread while this one is used (numba backend).
         self.prefetch = self.backend == "numba"
 
@@ -453,7 +459,7 @@ class GRLU(Rule):
 
             philox = (self.params.pairs, state.key0, state.key1, state.counter)
             rewards = train_chunk_1hidden(net, x, y, None, hyper["sigma"], step, self.batch_size,
-                                          self.params.noise_at, philox=philox)
+                                          self.params.noise_at, philox=philox, threads=self.params.threads)
             state.counter += n
             return state, {"reward": rewards}
         if state.stream is None:
@@ -462,7 +468,8 @@ class GRLU(Rule):
         if self.backend == "numba":
             from ._grlu_numba import train_chunk_1hidden
 
-            rewards = train_chunk_1hidden(net, x, y, unit, hyper["sigma"], step, self.batch_size, self.params.noise_at)
+            rewards = train_chunk_1hidden(net, x, y, unit, hyper["sigma"], step, self.batch_size, self.params.noise_at,
+                                          threads=self.params.threads)
             return state, {"reward": rewards}
         noise = unit.scaled(hyper["sigma"])
         update_fn = grlu_update_tiled if self.backend == "tiled" else grlu_update_shared
