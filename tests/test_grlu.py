@@ -326,3 +326,17 @@ def test_expected_update_per_layer_input_noise_unbiased_output_noise_biased():
     for name, est, true, plain in zip(names[:2], published[:2], ref["true"][:2], ref["no_relu_derivative"]):
         assert cosine(est.ravel(), plain.ravel()) > 0.995, name  # it estimates ∂r/∂h ⊗ x ...
         assert cosine(est.ravel(), true.ravel()) < 0.9, name  # ... which is not the gradient
+
+
+def test_kth_largest_is_exact_with_ties_signs_and_zeros():
+    from neuro_grlu.rules._grlu_numba import _kth_largest
+
+    rng = np.random.default_rng(11)
+    rows = [rng.standard_normal(256), np.round(rng.standard_normal(256) * 2) / 2, np.full(256, 0.5),
+            -np.abs(rng.standard_normal(37)) - 1e30, np.where(rng.random(64) < 0.5, 0.0, -0.0),
+            rng.standard_normal(5) * 1e-40]
+    for row in rows:
+        row = np.ascontiguousarray(row, np.float32)
+        for count in sorted({1, 2, len(row) // 2, len(row) - 1, len(row)}):
+            got = _kth_largest(row, np.empty_like(row), count)
+            assert got == np.sort(row)[::-1][count - 1], (row[:4], count)

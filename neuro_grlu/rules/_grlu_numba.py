@@ -30,35 +30,38 @@ from ._philox import GUMBEL_BLOCK, OUTPUT_BLOCK, fill_gumbel, fill_normal
 _FAST = {"reassoc", "contract", "nsz", "arcp"}
 
 
-@njit(cache=True, nogil=True, fastmath=_FAST)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _kth_largest(values, scratch, count):
-    """The ``count``-th largest entry of ``values`` (1-D), by quickselect on ``scratch``."""
+    """The ``count``-th largest entry of ``values`` (1-D float32), exactly, by radix selection:
+    the floats become order-preserving uint32 keys in ``scratch`` (a float32 array as long as
+    ``values``), and four passes of 256-bucket counts fix the key byte by byte. No data-dependent
+    branches (a quickselect on random scores mispredicts most of its comparisons)."""
     n = values.shape[0]
+    bits = values.view(np.uint32)
+    keys = scratch.view(np.uint32)
     for i in range(n):
-        scratch[i] = values[i]
-    target = n - count  # index in ascending order
-    lo, hi = 0, n - 1
-    while lo < hi:
-        pivot = scratch[(lo + hi) // 2]
-        i, j = lo, hi
-        while i <= j:
-            while scratch[i] < pivot:
-                i += 1
-            while scratch[j] > pivot:
-                j -= 1
-            if i <= j:
-                tmp = scratch[i]
-                scratch[i] = scratch[j]
-                scratch[j] = tmp
-                i += 1
-                j -= 1
-        if target <= j:
-            hi = j
-        elif target >= i:
-            lo = i
-        else:
-            break
-    return scratch[target]
+        b = bits[i]
+        keys[i] = (b ^ np.uint32(0x80000000)) if (b >> np.uint32(31)) == 0 else ~b
+    hist = np.empty(256, np.int64)
+    rank = n - count  # index in ascending order
+    prefix = np.uint32(0)
+    mask = np.uint32(0)
+    for shift in (24, 16, 8, 0):
+        hist[:] = 0
+        sh = np.uint32(shift)
+        for i in range(n):
+            k = keys[i]
+            hist[(k >> sh) & np.uint32(255)] += np.int64((k & mask) == prefix)
+        below = 0
+        d = 0
+        while below + hist[d] <= rank:
+            below += hist[d]
+            d += 1
+        rank -= below
+        prefix |= np.uint32(d) << sh
+        mask |= np.uint32(255) << sh
+    keys[0] = (prefix ^ np.uint32(0x80000000)) if (prefix >> np.uint32(31)) == 1 else ~prefix
+    return scratch[0]
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
