@@ -3,7 +3,8 @@
     python benchmarks/score_grlu_beyond_test.py --pairs N [--epochs 10] [--runs /work/runs/grlu/beyond]
 
 The choice uses validation accuracy only: among the full-schedule runs with ``N`` pairs
-(``--epochs`` epochs, 50,000 training images, every variant), the variant with the highest
+(``--epochs`` epochs, 50,000 training images, every variant; run files, and the records in
+``runs.json`` of runs whose files are gone), the variant with the highest
 mean final validation accuracy over its seeds is chosen. Only then are the 10,000 test images
 read, and the final weights of each of the chosen variant's runs are scored on them (the
 network as trained on 50,000 images; nothing is retrained). The result is added to
@@ -38,7 +39,14 @@ def main(argv=None) -> int:
     if str(args.pairs) in stored:
         print(f"{args.pairs} pairs: the test set was already scored ({OUT}); not scoring it again")
         return 1
+    # Validation accuracies: the run files here, and the stored records (runs.json) of runs whose
+    # files are gone; the weights come from the chosen variant's run files.
     runs = [r for p in sorted(Path(args.runs).glob("*.h5")) if (r := read(p)) is not None]
+    have = {r["file"] for r in runs}
+    stored_runs = OUT.parent / "runs.json"
+    if stored_runs.exists():
+        runs += [r for r in json.loads(stored_runs.read_text())
+                 if Path(r["dir"]).name == Path(args.runs).name and r["file"] not in have]
     runs = [r for r in runs if r["pairs"] == args.pairs and r["epochs"] == args.epochs
             and r["train_images"] == 50000 and not r["test_scored"]]
     by_variant: dict[str, list] = {}
@@ -65,7 +73,7 @@ def main(argv=None) -> int:
     x_test, y_test = prepare_inputs(data.x_test), np.asarray(data.y_test)
     scored = []
     for r in sorted(by_variant[chosen], key=lambda r: r["seed"]):
-        run = read_run(Path(r["dir"]) / r["file"])
+        run = read_run(Path(args.runs) / r["file"])
         arch = parse_config(run.config, run.model).architecture()
         net = Network.from_state_dict(arch, run.weights)
         acc = net.accuracy(x_test, y_test)
