@@ -41,7 +41,7 @@ from neuro_grlu.rules.grlu import sample_noise  # noqa: E402
 from neuro_grlu.train import prepare_inputs  # noqa: E402
 
 
-@njit(cache=True)
+@njit
 def _first_layer(W0, b0, W1, x, u0, a0, a1, acc_W1, z0):
     H = W0.shape[0]
     for i in range(x.shape[0]):
@@ -50,7 +50,7 @@ def _first_layer(W0, b0, W1, x, u0, a0, a1, acc_W1, z0):
         a0, a1 = a1, a0
 
 
-@njit(cache=True)
+@njit
 def _noise(n, P, H, C, use_topk, n0, n1, gp, work):
     for i in range(n):
         lo, hi = np.uint32(i), np.uint32(0)
@@ -61,7 +61,7 @@ def _noise(n, P, H, C, use_topk, n0, n1, gp, work):
                 fill_gumbel(gp, lo, hi, p, GUMBEL_BLOCK, 5, 6, work)
 
 
-@njit(cache=True)
+@njit
 def _pairs(z0, h, W1, b1, y, eps0, eps1, gumbel, use_topk, count, input_noise, u0, acc_W1, acc_b1):
     n, P, H = eps0.shape
     for i in range(n):
