@@ -84,7 +84,7 @@ def _layer_norm_into(src, dst):
 #: Pairs per block of the Philox path: the blocks of an example run in parallel and each sums
 #: its own pairs in order; the block sums are added in block order, so results do not depend on
 #: the number of threads. The NumPy-noise path keeps one block (the former kernel's sums, bit for bit).
-PHILOX_PAIR_BLOCK = 8
+PHILOX_PAIR_BLOCK = 16
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
