@@ -145,9 +145,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     root = Path(args.root).resolve()
     every = sorted(root.rglob("*.h5"))
-    paths = [q for q in every if q.stat().st_size > args.larger_than * 1e6]
+    # a file stripped before is left as it is (stripping again would subsample its traces again)
+    paths = [q for q in every if q.stat().st_size > args.larger_than * 1e6 and not read_run(q).stripped]
     if not paths:
-        print(f"no run files under {root}" + (f" larger than {args.larger_than} MB" if args.larger_than else ""),
+        print(f"no unstripped run files under {root}" + (f" larger than {args.larger_than} MB" if args.larger_than else ""),
               file=sys.stderr)
         return 1
     work = Path(tempfile.mkdtemp(prefix=".strip-", dir=root.parent))

@@ -34,38 +34,17 @@ def test_no_tracked_file_above_2_mb():
                      "full run files live outside git): " + ", ".join(big))
 
 
-#: Older run files (each under 1 MB) not stripped yet, one path a line (see the file's header).
-PENDING = ROOT / "benchmarks" / "results" / "UNSTRIPPED.txt"
-
-
-def _pending() -> set[str]:
-    if not PENDING.is_file():
-        return set()
-    return {line.strip() for line in PENDING.read_text().splitlines() if line.strip() and not line.startswith("#")}
-
-
 def test_stored_run_files_are_stripped():
-    """Every stored run file is stripped, except the older ones listed in UNSTRIPPED.txt; the
-    list can only shrink (a listed file that is gone or already stripped fails too)."""
-    pending = _pending()
-    unstripped, stale = [], []
-    stored = set()
+    """Every stored run file under benchmarks/results/ is stripped (weights and spike trains of the
+    full runs live outside git; the scripts regenerate them)."""
+    unstripped = []
     for rel in _tracked():
         if rel.startswith("benchmarks/results/") and rel.endswith(".h5"):
-            stored.add(rel)
             with h5py.File(ROOT / rel, "r") as f:
-                is_stripped = bool(f.attrs.get("stripped", False))
-            if not is_stripped and rel not in pending:
-                unstripped.append(rel)
-            elif is_stripped and rel in pending:
-                stale.append(rel)
-    stale += sorted(pending - stored)
+                if not bool(f.attrs.get("stripped", False)):
+                    unstripped.append(rel)
     assert not unstripped, ("run files under benchmarks/results/ that are not stripped (run "
                             "`neuro-grlu strip FILE`): " + ", ".join(unstripped))
-    assert not stale, (f"{PENDING.name} lists files that are stripped or gone; remove them from "
-                       "the list: " + ", ".join(stale))
-    assert all((ROOT / rel).stat().st_size < 1_000_000 for rel in pending), \
-        "UNSTRIPPED.txt may only hold files under 1 MB"
 
 
 def test_the_check_can_fail(tmp_path):
