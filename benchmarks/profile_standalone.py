@@ -23,6 +23,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 import brian2 as b2
 from brian2 import second
@@ -44,7 +45,11 @@ def run_once(cfg, directory, profile: bool) -> dict:
         t0, cpu0 = time.perf_counter(), _children_cpu()
         b2.device.run(directory=str(directory), with_output=False, run_args=built.run_args)
         run_s, cpu_s = time.perf_counter() - t0, _children_cpu() - cpu0
-        out = {"compile_s": compile_s, "run_s": run_s, "run_cpu_s": cpu_s, "load_after": os.getloadavg()[0]}
+        # the program's command line, for benchmarks/ab_standalone.py (rerun without Python)
+        argv = [f"{name}={value}" for name, value, *_ in
+                (b2.device._prepare_variableview_run_arg(k, v) for k, v in built.run_args.items())]
+        out = {"compile_s": compile_s, "run_s": run_s, "run_cpu_s": cpu_s, "load_after": os.getloadavg()[0],
+               "dir": str(Path(directory).resolve()), "argv": argv}
         if profile:
             info = b2.device.network_get_profiling_info(built.net)
             out["objects"] = {name: float(t / second) for name, t in info}

@@ -118,6 +118,36 @@ def test_philox_input_noise_is_the_documented_stream(codegen, target):
     assert np.allclose(np.asarray(mon.I_ext / b2.mV), expected, rtol=0, atol=1e-12)
 
 
+def test_philox_cpp_step_table_and_uniform_are_the_documented_stream(tmp_path):
+    """C++ standalone: the step table (two streams in one code object, so two table slots) and
+    philox_uniform called per neuron give the NumPy reference values exactly, for 37 neurons
+    (one AVX2 pass of 8 blocks plus the scalar tail of 2 blocks; the same without AVX2)."""
+    import brian2 as b2
+
+    from neuro_grlu.spiking.simulate import _setup_target, _teardown_target
+
+    n, steps, seed = 37, 6, 2**31 - 7
+    prepare, table = philox.brian2_step_table()
+    ns = {"philox_prepare": prepare, "philox_table": table, "philox_uniform": philox.brian2_uniform()}
+    eqs = "\n".join(["seed : integer (shared, constant)"] + [
+        f"{name} = philox_table(philox_prepare(seed, {k}, t_in_timesteps, N), seed, {k}, t_in_timesteps, i) : 1"
+        " (constant over dt)" for name, k in (("a", 0), ("b", 3))] + [
+        "c = philox_uniform(seed, 5, t_in_timesteps, i) : 1 (constant over dt)"])
+    _setup_target("standalone", tmp_path)
+    try:
+        g = b2.NeuronGroup(n, eqs, namespace=ns, dt=1 * b2.ms)
+        g.seed = seed
+        mon = b2.StateMonitor(g, ["a", "b", "c"], record=True, dt=1 * b2.ms, when="end")
+        b2.Network(g, mon).run(steps * b2.ms, namespace={}, report=None)
+        b2.device.build(directory=str(tmp_path), compile=True, run=True)
+        got = {v: np.asarray(getattr(mon, v)) for v in "abc"}
+    finally:
+        _teardown_target("standalone")
+    for v, stream in (("a", 0), ("b", 3), ("c", 5)):
+        expected = philox.uniform(seed, stream, np.arange(steps)[None, :], np.arange(n)[:, None])
+        np.testing.assert_array_equal(got[v], expected, err_msg=v)
+
+
 # -- event-driven plasticity ---------------------------------------------------------------
 
 def _pairs_net(update: str, *, n=4, duration_s=12.0, seed=0, eta=10.0, rewards=None, extra=None):

@@ -50,7 +50,7 @@ from ..errors import ConfigError
 from .config import SOURCE_MODELS, IzhikevichPopulation, LIFPopulation, SpikingConfig
 from .neurons import get_model
 from . import philox
-from .plasticity import dopamine_event_code, rebase_ms, stdp_synapse
+from .plasticity import dopamine_event_code, neuron_trace_code, rebase_ms, stdp_synapse
 
 #: Largest frozen-noise table (values) accepted for ``input.kind = "frozen_uniform"``.
 MAX_FROZEN_VALUES = 50_000_000
@@ -61,6 +61,7 @@ DELAY_TABLE_SIZE = 1 << 18
 #: Philox stream of the neurons' input noise (the counter's fourth word) and the seed range.
 NOISE_STREAM = 0
 PHILOX_SEEDS = 1 << 31
+PHILOX_I_EXT_FLAGS = " (constant over dt)"
 
 
 @dataclass
@@ -230,6 +231,14 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
     out = BuiltNetwork(net=None, config=config)
     objects = []
 
+    # the event-driven rule with nearest-spike traces between model neurons: the neurons keep
+    # exp(t_last/tau) relative to an epoch, so no synapse event calls exp (plasticity.neuron_trace_code)
+    pl = config.plasticity
+    exp_traces = (pl.update == "event" and pl.modulation == "dopamine" and pl.traces == "nearest"
+                  and pl.window != "triplet"
+                  and any(p.plastic and config.populations[p.pre].model not in SOURCE_MODELS
+                          for p in config.projections.values()))
+
     # -- neurons -------------------------------------------------------------------------
     model_pops = config.model_populations
     n_total = sum(config.populations[k].n for k in model_pops)
@@ -241,9 +250,12 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
         if inp.kind == "uniform":
             i_ext = "I_ext = I_offset + I_amplitude*(rand() - 0.5) : volt (constant over dt)"
         elif inp.kind == "philox":
-            ns["philox_uniform"] = philox.brian2_uniform()
-            i_ext = ("I_ext = I_offset + I_amplitude*(philox_uniform(noise_seed, NOISE_STREAM, t_in_timesteps, i)"
-                     " - 0.5) : volt (constant over dt)\nnoise_seed : integer (shared, constant)")
+            ns["philox_prepare"], ns["philox_table"] = philox.brian2_step_table()
+            # = philox_uniform(noise_seed, NOISE_STREAM, t_in_timesteps, i): the step's N values are
+            # filled once before the loop over the neurons (philox.brian2_step_table)
+            i_ext = ("I_ext = I_offset + I_amplitude*(philox_table(philox_prepare(noise_seed, NOISE_STREAM, "
+                     "t_in_timesteps, N), noise_seed, NOISE_STREAM, t_in_timesteps, i) - 0.5) : volt"
+                     + PHILOX_I_EXT_FLAGS + "\nnoise_seed : integer (shared, constant)")
             ns["NOISE_STREAM"] = NOISE_STREAM
         elif inp.kind == "frozen_uniform":
             steps = int(round(duration_s / (sim.dt_ms * 1e-3))) + 1
@@ -257,9 +269,17 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
             i_ext = "I_ext = I_offset : volt"
         else:
             i_ext = "I_ext = 0*mV : volt"
-        neurons = b2.NeuronGroup(n_total, model.equations + "\n" + i_ext, threshold=model.threshold,
-                                 reset=model.reset, refractory=model.refractory, method=model.method,
+        equations, reset = model.equations + "\n" + i_ext, model.reset
+        if exp_traces:
+            t_eqs, t_reset, t_rebase, t_epoch, t_ns = neuron_trace_code(pl, sim.dt_ms)
+            equations, reset = equations + "\n" + t_eqs, reset + "\n" + t_reset
+            ns.update(t_ns)
+        neurons = b2.NeuronGroup(n_total, equations, threshold=model.threshold,
+                                 reset=reset, refractory=model.refractory, method=model.method,
                                  namespace=ns, clock=clock, name="neurons*")
+        if exp_traces:
+            neurons.run_regularly(t_rebase, clock=clocks(t_epoch), when="start", order=-10,
+                                  name="neurons_trace_epoch*")
         start = 0
         values = {k: np.empty(n_total) for k in model.per_neuron}
         v0 = np.empty(n_total)
@@ -320,10 +340,11 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
     if event:
         # d, Y = exp(-(t - T)/tau_c) and L = integral of Y d since the epoch start T, in closed form
         step_code, rebase_code, dns = dopamine_event_code(config.plasticity, dp.tau_d_ms, dp.tonic, sim.dt_ms)
-        dopamine = b2.NeuronGroup(1, "d : 1\nrho : 1/second\nY : 1\nL : second" + td_vars, namespace=dns,
+        dopamine = b2.NeuronGroup(1, "d : 1\nrho : 1/second\nY : 1\nYinv : 1\nL : second" + td_vars, namespace=dns,
                                   clock=clock, name="dopamine*")
         dopamine.run_regularly(step_code, clock=clock, when="groups", name="dopamine_step*")
         dopamine.Y = 1.0
+        dopamine.Yinv = 1.0
     else:
         dopamine = b2.NeuronGroup(
             1, """dd/dt = (d_tonic - d)/tau_d - rpe*rho : 1
@@ -361,7 +382,8 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
         effect = model.on_pre_exc if proj.weight >= 0 else model.on_pre_inh
         if proj.plastic:
             spec = stdp_synapse(config.plasticity, effect, delay_ms=proj.delay_ms,
-                                neuron_traces=pre_pop.model not in SOURCE_MODELS, dt_ms=sim.dt_ms)
+                                neuron_traces=pre_pop.model not in SOURCE_MODELS, dt_ms=sim.dt_ms,
+                                exp_traces=exp_traces)
             syn = b2.Synapses(source, neurons, model=spec["model"], on_pre=spec["on_pre"],
                               on_post=spec["on_post"], namespace=spec["namespace"],
                               delay=proj.delay_ms * ms, clock=clock, name=f"proj_{jname}*")
@@ -376,6 +398,7 @@ def build_network(config: SpikingConfig, *, duration_s: float | None = None, rec
                 syn.c_hat = 0.0
                 syn.L_da = b2.linked_var(dopamine, "L")
                 syn.Y_da = b2.linked_var(dopamine, "Y")
+                syn.Yinv_da = b2.linked_var(dopamine, "Yinv")
                 # the epoch restart: every synapse catches up, then the dopamine group rebases
                 syn.run_regularly(spec["regular"], clock=update_clock, when="end", order=-3,
                                   name=f"proj_{jname}_rebase*")

@@ -64,6 +64,13 @@ date and ``T``, ``Y``, ``L`` restart (a 1/10,000-step cost). The grid's O(update
 error disappears and the 10 ms pass over all synapses with it. ``w`` is then the weight
 at the synapse's last event; the current weight is the subexpression ``w_now``
 (monitored instead of ``w``) and ``c = c_hat Y``.
+
+With nearest-spike traces between model neurons the event-driven rule also calls no
+``exp`` per synapse event: each neuron keeps ``E = exp((t_last - T_trace)/tau)`` (set by
+its reset, one ``exp`` per spike) and the pair term is ``A E exp(-(t - T_trace)/tau)``,
+whose second factor is one number per step (:func:`neuron_trace_code`); the division by
+``Y`` is a multiplication by ``Yinv``, divided once per step by the dopamine group. The same
+rule, rounded differently (relative differences of order 1e-16 per term).
 """
 
 from __future__ import annotations
@@ -74,7 +81,7 @@ from .config import PlasticityParams
 
 
 def stdp_synapse(p: PlasticityParams, on_pre_effect: str, *, delay_ms: float, neuron_traces: bool,
-                 dt_ms: float = 1.0) -> dict:
+                 dt_ms: float = 1.0, exp_traces: bool = False) -> dict:
     """Brian2 ``Synapses`` arguments for a plastic excitatory projection.
 
     Parameters
@@ -99,6 +106,9 @@ def stdp_synapse(p: PlasticityParams, on_pre_effect: str, *, delay_ms: float, ne
         and ``event`` (bool, event-driven dopamine update).
     dt_ms : float
         Simulation step (ms), for the event-driven epoch length.
+    exp_traces : bool
+        The neurons carry ``E_plus``/``E_minus``/``T_trace`` (:func:`neuron_trace_code`): the
+        nearest-spike pair terms read them instead of calling ``exp`` per synapse event.
     """
     from brian2 import ms
 
@@ -110,6 +120,13 @@ def stdp_synapse(p: PlasticityParams, on_pre_effect: str, *, delay_ms: float, ne
         pre_trace, post_trace = "r1*(A_plus + A3_plus*o2)", "o1*(A_minus + A3_minus*r2)"
         op = "=" if p.traces == "nearest" else "+="
         set_pre, set_post = [f"r1 {op} 1", f"r2 {op} 1"], [f"o1 {op} 1", f"o2 {op} 1"]
+    elif p.traces == "nearest" and neuron_traces and exp_traces:
+        # exp(-(t - t_last)/tau) = E*exp(-(t - T_trace)/tau): the second factor is the same for
+        # every synapse of the step (Brian2 computes it once, before the loop over the events)
+        pre_trace = ("E_plus_pre*exp(-(t - T_trace_pre - syn_delay)/tau_plus)"
+                     "*int(t - t_last_pre > syn_delay - 0.5*dt)")
+        post_trace = "E_minus_post*exp(-(t - T_trace_post)/tau_minus)"
+        set_pre, set_post = [], []
     elif p.traces == "nearest" and neuron_traces:
         pre_trace = "exp(-(t - t_last_pre - syn_delay)/tau_plus)*int(t - t_last_pre > syn_delay - 0.5*dt)"
         post_trace = "exp(-(t - t_last_post)/tau_minus)"
@@ -136,11 +153,12 @@ def stdp_synapse(p: PlasticityParams, on_pre_effect: str, *, delay_ms: float, ne
         regular = None
     elif p.update == "event":
         model += ["c_hat : 1", "L_last : second", "L_da : second (linked, shared)", "Y_da : 1 (linked, shared)",
-                  "c = c_hat*Y_da : 1",
+                  "Yinv_da : 1 (linked, shared)", "c = c_hat*Y_da : 1",
                   "w_now = clip(w + eta*c_hat*(L_da - L_last), w_min, w_max) : 1"]
         catch_up = ["w = clip(w + eta*c_hat*(L_da - L_last), w_min, w_max)", "L_last = L_da"]
-        on_pre = [*catch_up, effect, f"c_hat -= ({ltd})/Y_da", *set_pre]
-        on_post = [*catch_up, f"c_hat += ({ltp})/Y_da", *set_post]
+        # Yinv = 1/Y, divided once per step by the dopamine group (not once per event)
+        on_pre = [*catch_up, effect, f"c_hat -= ({ltd})*Yinv_da", *set_pre]
+        on_post = [*catch_up, f"c_hat += ({ltp})*Yinv_da", *set_post]
         namespace.update(eta=p.eta_per_s / (1000.0 * ms))
         regular = ("w = clip(w + eta*c_hat*(L_da - L_last), w_min, w_max)\n"
                    "c_hat = c_hat*Y_da\n"
@@ -160,6 +178,37 @@ def stdp_synapse(p: PlasticityParams, on_pre_effect: str, *, delay_ms: float, ne
                 namespace=namespace, regular=regular, update_dt=update_dt, event=event)
 
 
+def trace_epoch_ms(p: PlasticityParams, dt_ms: float) -> float:
+    """Epoch of the neurons' exponential traces (:func:`neuron_trace_code`): at most 400 of the
+    shorter STDP time constant (so ``exp`` of ``epoch / tau`` stays far inside double range),
+    a whole number of steps (>= 1)."""
+    return max(1, int(400.0 * min(p.tau_plus_ms, p.tau_minus_ms) / dt_ms)) * dt_ms
+
+
+def neuron_trace_code(p: PlasticityParams, dt_ms: float):
+    """The neurons' side of ``exp_traces`` (nearest-spike pair terms without ``exp`` per event).
+
+    Each neuron keeps ``E_plus = exp((t_last - T_trace)/tau_plus)`` and ``E_minus`` likewise,
+    set by its reset (one ``exp`` per spike instead of one per synapse event); ``T_trace``
+    (shared) is the start of the current epoch, restarted every :func:`trace_epoch_ms` at the
+    start of the step: ``T_trace = t`` and both ``E`` scaled by ``exp(-epoch/tau)``. Within
+    an epoch ``0 <= t - T_trace < epoch``, so neither factor of a trace overflows; the trace of
+    a spike older than about one epoch (400 tau) underflows to 0 (its exact value is below
+    ``e**-400``).
+
+    Returns ``(equations, reset, rebase_code, epoch_ms, namespace)``.
+    """
+    from brian2 import ms
+
+    epoch = trace_epoch_ms(p, dt_ms)
+    equations = "E_plus : 1\nE_minus : 1\nT_trace : second (shared)"
+    reset = "E_plus = exp((t - T_trace)/tau_plus)\nE_minus = exp((t - T_trace)/tau_minus)"
+    rebase = "T_trace = t\nE_plus = E_plus*trace_decay_plus\nE_minus = E_minus*trace_decay_minus"
+    ns = dict(tau_plus=p.tau_plus_ms * ms, tau_minus=p.tau_minus_ms * ms,
+              trace_decay_plus=np.exp(-epoch / p.tau_plus_ms), trace_decay_minus=np.exp(-epoch / p.tau_minus_ms))
+    return equations, reset, rebase, epoch, ns
+
+
 def rebase_ms(p: PlasticityParams, dt_ms: float) -> float:
     """Epoch length (ms) of the event-driven update: 10 tau_c as a whole number of steps (>= 1)."""
     return max(1, int(round(10.0 * p.tau_c_ms / dt_ms))) * dt_ms
@@ -169,7 +218,7 @@ def dopamine_event_code(p: PlasticityParams, tau_d_ms: float, tonic: float, dt_m
     """Closed-form step of the dopamine group for ``update = "event"``.
 
     Returns ``(step_code, rebase_code, namespace)``: `step_code` advances ``d`` (relaxing
-    to `tonic` with `tau_d_ms`), ``Y`` (decaying with tau_c) and ``L += integral of Y d``
+    to `tonic` with `tau_d_ms`), ``Y`` (decaying with tau_c, and ``Yinv = 1/Y``) and ``L += integral of Y d``
     over one step of `dt_ms` exactly (between the reward jumps, which happen between
     steps, ``d`` is an exponential); `rebase_code` restarts the epoch.
     """
@@ -181,8 +230,9 @@ def dopamine_event_code(p: PlasticityParams, tau_d_ms: float, tonic: float, dt_m
               decay_d=np.exp(-dt / td), decay_c=np.exp(-dt / tc))
     step = ("L = L + Y*(d_tonic*k_c + (d - d_tonic)*k_x)\n"
             "d = d_tonic + (d - d_tonic)*decay_d\n"
-            "Y = Y*decay_c")
-    rebase = "L = 0*second\nY = 1.0"
+            "Y = Y*decay_c\n"
+            "Yinv = 1.0/Y")
+    rebase = "L = 0*second\nY = 1.0\nYinv = 1.0"
     return step, rebase, ns
 
 
