@@ -205,7 +205,7 @@ def fill_block(path: Path, name: str, text: str) -> bool:
     return True
 
 
-def readme_lines(results: dict, checks: dict) -> str:
+def readme_lines(results: dict, checks: dict, out: Path = Path("benchmarks/results/spiking-engine")) -> str:
     """A few README lines quoting the stored numbers."""
     r, parts = results.get("ours-cold"), []
     if r:
@@ -220,16 +220,18 @@ def readme_lines(results: dict, checks: dict) -> str:
                      f"generation and `make`) and starts in {w['warm_start_s']:.1f} s (whole command {w['wall_s']:.0f} s)")
     nests = [(k, v) for k, v in results.items() if k.startswith("nest-")]
     if nests:
+        when = [k.split("(stored ", 1)[1].rstrip(")") for k, _ in nests if "(stored " in k]
         parts.append("NEST 3.10 on the same network (`deliver_interval` 1000 ms, "
-                     f"{nests[0][1]['run_calls']} `Run` calls of 997 ms, the fewest the closed reward loop allows): "
-                     + ", ".join(f"{v['realtime_factor']:.0f}× with {v['threads']} thread{'s' if v['threads'] > 1 else ''}"
+                     f"{nests[0][1]['run_calls']} `Run` calls of 997 ms, the fewest the closed reward loop allows"
+                     + (f"; measured {when[0]} UTC" if when else "") + "): "
+                     + ", ".join(f"{v['realtime_factor']:.1f}× with {v['threads']} thread{'s' if v['threads'] > 1 else ''}"
                                  for _, v in nests))
     if r:
         cap = f"reaches the cap at {r['time_to_cap_s']:.0f} s" if r["time_to_cap_s"] else "never reaches the cap"
         parts.append(f"the chosen synapse {cap}"
                      + (f", the control's stays ≤ {results['control']['chosen_max']:.2f}" if "control" in results else ""))
     text = "; ".join(parts) + "."
-    return text[0].upper() + text[1:] + " Numbers: `benchmarks/results/spiking-engine/hour.md`."
+    return text[0].upper() + text[1:] + f" Numbers: `{out.as_posix()}/hour.md`."
 
 
 def main(argv=None) -> int:
@@ -244,6 +246,8 @@ def main(argv=None) -> int:
     ap.add_argument("--stop-at", metavar="HH:MM", help="UTC time after which no further phase is started")
     ap.add_argument("--docs", action="store_true",
                     help="also write the measurement section of benchmarks/results/spiking-speed.md")
+    ap.add_argument("--nest-from", metavar="HOUR_JSON",
+                    help="quote the NEST phases of an earlier run of this script (a column marked 'stored')")
     ap.add_argument("--prepare", action="store_true",
                     help="only compile the control (this duration) and the profiled programs, then stop")
     args = ap.parse_args(argv)
@@ -273,10 +277,18 @@ def main(argv=None) -> int:
         return 0
     results, profiles, skipped = {}, {}, []
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    stored = {}
+    if args.nest_from:  # read now: this run may overwrite the file
+        old = json.loads(Path(args.nest_from).read_text())
+        for k, r in old["results"].items():
+            if k.startswith("nest-") and k not in phases:
+                stored[f"{k} (stored {old['started_utc'][:16]})"] = {**r, "_trace": ([], []),
+                                                                       "stored_from": args.nest_from}
     def write_outputs():
         traces = {k: r["_trace"] for k, r in results.items()}
         if not results:
             traces = {}
+        shown = {**results, **stored}  # table columns: this run, then the quoted NEST runs
         reference = json.loads(REFERENCE.read_text())
         checks = {}
         if "ours-cold" in results:
@@ -294,6 +306,9 @@ def main(argv=None) -> int:
             checks["warm_recompiled_s"] = results["ours-warm"]["timing_compile_s"]
         if "ours-cold" in results and "nest-1" in results:
             checks["speedup_vs_nest_1thread"] = results["ours-cold"]["realtime_factor_run"] / results["nest-1"]["realtime_factor"]
+        for k, r in stored.items():
+            if k.startswith("nest-1") and "ours-cold" in results:
+                checks["speedup_vs_stored_nest_1thread"] = results["ours-cold"]["realtime_factor_run"] / r["realtime_factor"]
         doc = {"started_utc": started, "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                "duration_s": d, "chunk_s": c, "machine": {"nproc": os.cpu_count(), "platform": platform.platform(),
                                                          "python": sys.version.split()[0]},
@@ -301,6 +316,7 @@ def main(argv=None) -> int:
                "results": {k: {a: b for a, b in r.items() if a != "_trace"} for k, r in results.items()},
                "checks": checks,
                "profiles": profiles, "skipped_phases": skipped,
+               "stored_nest": {k: {a: b for a, b in r.items() if a != "_trace"} for k, r in stored.items()},
                "reference": str(REFERENCE.relative_to(ROOT)),
                "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])])}
         try:
@@ -311,7 +327,7 @@ def main(argv=None) -> int:
         tag = "hour" if d >= 3600 else f"{d:g}s"
         (out / f"{tag}.json").write_text(json.dumps(doc, indent=2, default=float) + "\n")
         (out / f"{tag}.md").write_text(f"# Distal-reward {d:g} s: fast engine vs NEST ({started})\n\n"
-                                       f"Command: `{doc['command']}`\n\n" + table(results, reference)
+                                       f"Command: `{doc['command']}`\n\n" + table(shown, reference)
                                        + "\nChecks: `" + json.dumps(checks, default=float) + "`\n"
                                        + (f"\nNot run (no time left in the measurement window): {', '.join(skipped)}\n"
                                           if skipped else "")
@@ -331,7 +347,7 @@ def main(argv=None) -> int:
             md = (out / f"{tag}.md").read_text().split("\n", 2)[2]  # without the title
             fill_block(ROOT / "benchmarks/results/spiking-speed.md", "engine-hour",
                        f"From `{Path(args.out) / (tag + '.md')}` ({started}):\n\n" + md.replace("\n## ", "\n### "))
-            if not fill_block(ROOT / "README.md", "engine-readme", readme_lines(results, checks)):
+            if not fill_block(ROOT / "README.md", "engine-readme", readme_lines(shown, checks, Path(args.out))):
                 print("README.md has no engine-readme block: update its speed lines by hand", flush=True)
         print(json.dumps(checks, default=float), flush=True)
 

@@ -325,7 +325,9 @@ def simulate(config: SpikingConfig, *, out, target: str = "runtime", overwrite: 
     -------
     SimulationResult
     """
-    import brian2 as b2
+    from . import import_brian2
+
+    b2 = import_brian2()  # first: without matplotlib (a faster warm start)
     from brian2 import second
 
     from .build import build_network
@@ -485,7 +487,9 @@ def prepare_standalone(config: SpikingConfig, *, threads: int = 0) -> float:
     """Generate and compile the standalone program of `config` in its build-cache slot
     without running it (so that a later :func:`simulate` of the same network, seed aside,
     compiles nothing); returns the compile time (s)."""
-    import brian2 as b2
+    from . import import_brian2
+
+    b2 = import_brian2()
     from brian2 import second
 
     from .build import build_network
