@@ -265,6 +265,9 @@ class SpikingPrototype:
         p = self.params
         C, M, N = self.n_classes, p.units_per_class, p.expand
         dt = p.dt_ms * ms
+        # one clock for every per-step object (with dt=... each object gets its own clock, and
+        # Brian2's run loop compares all of them every step)
+        clock = b2.Clock(dt=dt, name="proto_clock")
         self._slot = self.slot_steps * dt
         self._labels = b2.TimedArray(-np.ones(p.block_images + 1), dt=self._slot, name="proto_labels")
         self._ns = ns = dict(y_table=self._labels, t_block=0 * b2.second, slot_steps=self.slot_steps,
@@ -273,7 +276,7 @@ class SpikingPrototype:
                              slot_dur=self._slot, depress=float(p.dips == "depress"), dip_rate=p.dip_rate, retry=float(p.retry),
                              teach=float(p.teacher == "label"))
         phase = "(timestep(t - t_block, dt) % slot_steps)"
-        self._inp = inp = b2.SpikeGeneratorGroup(N, np.zeros(0, int), np.zeros(0) * ms, dt=dt, name="proto_input")
+        self._inp = inp = b2.SpikeGeneratorGroup(N, np.zeros(0, int), np.zeros(0) * ms, clock=clock, name="proto_input")
         eqs = f"""
         I : 1
         wn2 : 1
@@ -292,12 +295,12 @@ class SpikingPrototype:
         """
         out = b2.NeuronGroup(C * M, eqs, threshold=f"{phase} >= 1 and blocked < 0.5 and drive >= theta",
                              reset="blocked = 1\nE += plastic*alpha*(tgt - E)\nwins += plastic*tgt",
-                             dt=dt, namespace=ns, name="proto_output")
+                             clock=clock, namespace=ns, name="proto_output")
         out.cls = np.repeat(np.arange(C), M)
         out.candidate = (np.arange(C * M) % M == 0).astype(float)  # the next free unit of each class
         out.E = 1.0 / C
         out.run_regularly("I = 0\nblocked = 0\nnoise = rand()", dt=self._slot, when="start", name="proto_slot_start")
-        syn = b2.Synapses(inp, out, "w : 1\ntpre : second", dt=dt, namespace=ns, name="proto_syn",
+        syn = b2.Synapses(inp, out, "w : 1\ntpre : second", clock=clock, namespace=ns, name="proto_syn",
                           on_pre="I_post += w\ntpre = t",
                           on_post="""
                           x_pre_trace = xs*int(t - tpre < slot_dur)
@@ -310,7 +313,7 @@ class SpikingPrototype:
         syn.connect()  # ordered by presynaptic index: w[:] reshapes to (expand, n_units)
         syn.w = 0.0
         syn.tpre = -1e6 * b2.second
-        lat = b2.Synapses(out, out, dt=dt, namespace=ns,
+        lat = b2.Synapses(out, out, clock=clock, namespace=ns,
                           name="proto_lateral",
                           on_pre="""
                           same = 1.0*int(cls_pre == cls_post)
@@ -321,7 +324,7 @@ class SpikingPrototype:
         lat.connect(condition="i != j")
         # recruitment hands on: a rewarded first spike of the candidate makes the next unit of its
         # class the candidate (one unit recruited per class and presentation, no duplicates)
-        nxt = b2.Synapses(out, out, dt=dt, namespace=ns, name="proto_next_free",
+        nxt = b2.Synapses(out, out, clock=clock, namespace=ns, name="proto_next_free",
                           on_pre="candidate_post = clip(candidate_post + plastic*tgt_pre*int(wins_pre < 0.5), 0, 1)")
         first = np.arange(C * M)
         first = first[first % M < M - 1]

@@ -1,0 +1,75 @@
+"""Training speed of the spiking prototype hippocampus (issue 16, item 6): images per CPU second.
+
+The network of ``cls-hippocampus-pixels-spiking-label`` (4,000 dentate inputs, 50 units per
+class, 71 steps of 0.1 ms per image) trained in one pass on the first ``--warmup + --images``
+MNIST training images (pixels, all classes, in file order). The first ``--warmup`` images
+(one block) build the network and compile its Cython code and are not timed; the rest are,
+with ``time.process_time`` (CPU seconds of this process) and wall time. Prints one JSON line
+(also appended to ``--json``): images per CPU second, per wall second, load average, the
+accuracy of the first spike over the timed images (the same number before and after a change
+that keeps the dynamics).
+
+Usage::
+
+    OMP_NUM_THREADS=1 python benchmarks/spiking_prototype_speed.py --images 2000 [--json OUT] [--label NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="cls-hippocampus-pixels-spiking-label")
+    ap.add_argument("--warmup", type=int, default=1000, help="untimed images (build and compile)")
+    ap.add_argument("--images", type=int, default=2000, help="timed training images")
+    ap.add_argument("--label", default="", help="stored with the numbers (e.g. before/after)")
+    ap.add_argument("--json", help="append the result line here")
+    args = ap.parse_args(argv)
+
+    from neuro_grlu.cls.hippocampus import learner_params, make_learner
+    from neuro_grlu.data import load_mnist
+    from neuro_grlu.definitions import load_definition
+
+    raw, _ = load_definition(args.model, [])
+    name, params = learner_params(raw["hippocampus"])
+    ds = load_mnist()
+    n = args.warmup + args.images
+    x = ds.x_train[:n].astype(np.float32) / 255.0
+    y = ds.y_train[:n].astype(np.int64)
+    h = make_learner(name, params, x.shape[1], 10)
+    h.fit_online(x[: args.warmup], y[: args.warmup])
+    load0 = os.getloadavg()[0]
+    t0, c0 = time.perf_counter(), time.process_time()
+    first = h.fit_online(x[args.warmup:], y[args.warmup:])
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    import neuro_grlu
+
+    code = Path(neuro_grlu.__file__).resolve().parents[1]  # the checkout whose code ran (PYTHONPATH)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=code, capture_output=True,
+                            text=True).stdout.strip()
+    res = {"label": args.label, "model": args.model, "code": str(code), "commit": commit, "warmup": args.warmup, "images": args.images,
+           "cpu_s": round(cpu, 3), "wall_s": round(wall, 3), "images_per_cpu_s": round(args.images / cpu, 1),
+           "images_per_wall_s": round(args.images / wall, 1), "first_spike_accuracy": float(np.mean(first)),
+           "decisions_per_image": float(np.mean(h.guesses[-1])), "load_before": round(load0, 2),
+           "load_after": round(os.getloadavg()[0], 2),
+           "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    line = json.dumps(res)
+    print(line, flush=True)
+    if args.json:
+        with open(args.json, "a") as f:
+            f.write(line + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
