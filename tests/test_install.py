@@ -5,6 +5,7 @@ finds them, names the checkout as absent, and says in one line where MNIST must 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -23,7 +24,13 @@ def wheel(tmp_path_factory) -> Path:
         import wheel as _wheel  # noqa: F401
     except ImportError:  # pragma: no cover
         pytest.skip("building the wheel needs setuptools and wheel (pip install -e .[test])")
-    result = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+    # Build from a copy of what the wheel is made of: building in the checkout writes build/ there,
+    # which a test running beside this one (pytest-xdist) would see as written into the repository.
+    src = tmp_path_factory.mktemp("source")
+    shutil.copytree(ROOT / "neuro_grlu", src / "neuro_grlu", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
                              "-w", str(out), "-q"], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     (path,) = out.glob("neuro_grlu-*.whl")
