@@ -246,7 +246,11 @@ def _fine_reference(r, h_ms=0.01):
 
 @pytest.mark.parametrize("eta,bounded", [(10.0, False), (600.0, True)], ids=["published-eta", "hits-bounds"])
 def test_event_update_matches_fine_step_reference(eta, bounded, target):
-    target("cython")
+    # NumPy target on purpose: the check is the event update's arithmetic on a 6-synapse network,
+    # not a code-generation target; NumPy compiles nothing (a cold machine spent minutes compiling
+    # this network for Cython). The event update on Cython is checked against C++ standalone in
+    # test_spiking_targets.py::test_runtime_and_standalone_agree[philox-event].
+    target("numpy")
     raw = _pairs_net("event", n=6, duration_s=12.0, seed=1, eta=eta)
     r = _run(raw)
     assert rebase_ms(r["cfg"].plasticity, 1.0) < 12_000  # the run crosses an epoch restart
@@ -260,8 +264,8 @@ def test_event_update_matches_fine_step_reference(eta, bounded, target):
 def test_event_and_grid_agree_on_a_small_network_over_12s(target):
     """Same spikes in both (weights cannot move them); the grid differs from the exact
     rule by its O(update_dt / tau) error: within 5% of the largest weight change (+1e-3)
-    at every 1 ms sample over 12 s."""
-    target("cython")
+    at every 1 ms sample over 12 s. NumPy target, as in the test above."""
+    target("numpy")
     ev = _run(_pairs_net("event", n=6, duration_s=12.0, seed=2))
     gr = _run(_pairs_net("grid", n=6, duration_s=12.0, seed=2))
     assert np.array_equal(ev["spike_t"], gr["spike_t"]) and np.array_equal(ev["spike_i"], gr["spike_i"])

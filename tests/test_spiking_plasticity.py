@@ -1,8 +1,13 @@
-"""The three-factor synapse on tiny networks (Brian2 runtime/Cython target).
+"""The three-factor synapse on tiny networks (Brian2 runtime, NumPy target).
 
 No dopamine -> no weight change; causal pairing + reward potentiates, acausal depresses;
 the eligibility trace decays with tau_c; the weight change over a reward pulse matches
 the closed form. Each test builds its own explicit network (no Brian2 magic).
+
+NumPy target on purpose: these are checks of the synapse's equations on networks of two or
+three neurons, which NumPy runs in seconds while a cold machine spent ~4 CPU minutes compiling
+them for Cython (49 extension modules). The same synapse runs on Cython in
+test_spiking_learning.py and against C++ standalone in test_spiking_targets.py.
 """
 
 from __future__ import annotations
@@ -21,11 +26,11 @@ from neuro_grlu.spiking.config import parse_spiking  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def _runtime_target():
+def _numpy_target():
     import brian2 as b2
 
     old = b2.prefs.codegen.target
-    b2.prefs.codegen.target = "cython"
+    b2.prefs.codegen.target = "numpy"
     yield
     b2.prefs.codegen.target = old
     gc.collect()  # free the Brian2 objects so the next network reuses their names (and cached code)
