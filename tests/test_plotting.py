@@ -51,7 +51,10 @@ def spiking_run(tmp_path_factory):
     from neuro_grlu.spiking.simulate import simulate
 
     path = tmp_path_factory.mktemp("spiking") / "tiny-spiking.h5"
-    simulate(parse_spiking(conditioning(reward=True, duration_s=4.0)), out=path, target="runtime",
+    # NumPy target on purpose: the tests draw figures from the run file, and NumPy compiles nothing
+    # (this network runs on Cython in test_spiking_learning.py and test_spiking_targets.py). The STDP
+    # window below stays on Cython: no other default-group test runs that protocol.
+    simulate(parse_spiking(conditioning(reward=True, duration_s=4.0)), out=path, target="numpy",
              progress=False)
     return path
 
