@@ -358,7 +358,10 @@ class SpikingRSTDP:
         ns = self._ns
         phase = "(timestep(t - t_block, dt) % slot_steps)"
         present = f"int({phase} >= rest_steps)"
-        inp = b2.PoissonGroup(N, rates=f"rate_total*x_table(t - t_block, i)*{present}", dt=dt, namespace=ns,
+        # one named clock: with dt=... every object got its own auto-numbered clock, whose name enters
+        # the generated code, so every new network in a process compiled its code objects again
+        clock = b2.Clock(dt=dt, name="rstdp_clock")
+        inp = b2.PoissonGroup(N, rates=f"rate_total*x_table(t - t_block, i)*{present}", clock=clock, namespace=ns,
                               name="rstdp_input")
         homeo = p.theta_plus_mv > 0
         eqs = LIF_CURRENT.equations.replace("v_th : volt (constant)", "v_th : volt") if homeo else LIF_CURRENT.equations
@@ -367,7 +370,7 @@ class SpikingRSTDP:
         out = b2.NeuronGroup(self.n_out, eqs + "\nI_ext = bias_mv*mV : volt\nchosen : 1\nwsum : 1\nwins : 1\nplasticity : 1"
                              "\ncls : integer (constant)",
                              threshold=LIF_CURRENT.threshold, reset=LIF_CURRENT.reset,
-                             refractory=LIF_CURRENT.refractory, method=LIF_CURRENT.method, dt=dt,
+                             refractory=LIF_CURRENT.refractory, method=LIF_CURRENT.method, clock=clock,
                              namespace=ns, name="rstdp_output")
         out.v_rest, out.v_th, out.v_reset = -70 * mV, -50 * mV, -70 * mV
         out.tau_m, out.tau_syn, out.t_ref = 20 * ms, 5 * ms, 2 * ms
@@ -380,10 +383,11 @@ class SpikingRSTDP:
                                       w_max=p.w_max, modulation="dopamine", tau_c_ms=p.tau_c_ms,
                                       eta_per_s=p.eta_per_s, update_dt_ms=p.update_dt_ms)
         spec = stdp_synapse(plasticity, LIF_CURRENT.on_pre_exc, delay_ms=p.dt_ms, neuron_traces=False)
+        update_clock = b2.Clock(dt=spec["update_dt"], name="rstdp_update_clock")
         l2 = p.scaling == "l2"
         model = spec["model"] + (f"\nwsum_post = {'w**2' if l2 else 'w'} : 1 (summed)" if p.normalize else "")
         syn = b2.Synapses(inp, out, model=model, on_pre=spec["on_pre"], on_post=spec["on_post"],
-                          namespace=spec["namespace"], delay=p.dt_ms * ms, dt=dt, name="rstdp_plastic")
+                          namespace=spec["namespace"], delay=p.dt_ms * ms, clock=clock, name="rstdp_plastic")
         syn.connect()  # ordered by presynaptic index: w[:] reshapes to (n_in, n_out)
         rng = np.random.default_rng(p.seed)
         w0 = p.w_init * rng.uniform(1.0 - p.w_spread, 1.0 + p.w_spread, (N, self.n_out))
@@ -399,30 +403,30 @@ class SpikingRSTDP:
         scale = f"*(1 + int(da != 0)*({ratio} - 1))" if p.normalize else ""
         syn.namespace["w_total"] = w_total
         syn.run_regularly(f"w = clip((w + eta*update_dt*da*c*chosen_post*plasticity_post){scale}, w_min, w_max)\n"
-                          "c = c*exp(-update_dt/tau_c)", dt=spec["update_dt"], when="end", name="rstdp_plastic_update")
+                          "c = c*exp(-update_dt/tau_c)", clock=update_clock, when="end", name="rstdp_plastic_update")
         static = b2.Synapses(inp, out, model="w : 1", on_pre=LIF_CURRENT.on_pre_exc.format(w="w"),
-                             delay=p.dt_ms * ms, dt=dt, namespace={}, name="rstdp_static")
+                             delay=p.dt_ms * ms, clock=clock, namespace={}, name="rstdp_static")
         static.connect()
         objects = [inp, out, syn, static]
         if p.w_inh > 0:
-            inh = b2.Synapses(out, out, on_pre="I_syn_post -= w_inh*mV", namespace=dict(w_inh=p.w_inh), dt=dt,
+            inh = b2.Synapses(out, out, on_pre="I_syn_post -= w_inh*mV", namespace=dict(w_inh=p.w_inh), clock=clock,
                               name="rstdp_inhibition")
             inh.connect("cls_pre != cls_post")
             objects.append(inh)
         # decision: one unit per class counts its population's spikes in the presentation window
-        decision = b2.NeuronGroup(C, "count : 1\njitter : 1\nn_above : 1", dt=dt, namespace=ns,
+        decision = b2.NeuronGroup(C, "count : 1\njitter : 1\nn_above : 1", clock=clock, namespace=ns,
                                   threshold=f"{phase} == 0 and n_above < 0.5 and y_table(t - t_block) >= 0",
                                   reset="", name="rstdp_decision")
-        tally = b2.Synapses(out, decision, on_pre=f"count_post += {present}", dt=dt, namespace=ns, name="rstdp_tally")
+        tally = b2.Synapses(out, decision, on_pre=f"count_post += {present}", clock=clock, namespace=ns, name="rstdp_tally")
         tally.connect(j="cls_pre")
         compare = b2.Synapses(decision, decision, "n_above_post = 1.0*int(count_pre + jitter_pre > count_post + jitter_post) : 1 (summed)",
-                              dt=dt, namespace={}, name="rstdp_compare")
+                              clock=clock, namespace={}, name="rstdp_compare")
         compare.connect()
         decision.run_regularly(f"is_new = int({phase} == 0)\ncount = count*(1 - is_new)\n"
                                "jitter = is_new*0.5*rand() + (1 - is_new)*jitter", when="after_synapses",
                                name="rstdp_decision_reset")
         critic = b2.NeuronGroup(1, "dd/dt = -d/tau_d : 1\nRbar : 1\nR : 1\ndecided : 1\nshare : 1\ntotal : 1",
-                                method="exact", dt=dt, name="rstdp_critic",
+                                method="exact", clock=clock, name="rstdp_critic",
                                 namespace=dict(tau_d=p.tau_d_ms * ms, gain=p.dopamine_gain, neg=p.negative_rpe,
                                                alpha=p.baseline_alpha, running=float(p.critic == "running")))
         critic.Rbar = 1.0 / C
@@ -435,7 +439,7 @@ class SpikingRSTDP:
             boltz, share = "exp(clip(count_pre/conf_temp, 0, 600))", "exp(clip(count_pre/conf_temp, 0, 600))/total_post"
         else:
             boltz, share = "count_pre", "(count_pre + 1.0/n_classes)/(total_post + 1)"
-        reward = b2.Synapses(decision, critic, f"total_post = {boltz} : 1 (summed)", dt=dt, name="rstdp_reward",
+        reward = b2.Synapses(decision, critic, f"total_post = {boltz} : 1 (summed)", clock=clock, name="rstdp_reward",
                              on_pre="decided_post += 1\nR_post += 1.0*int(i == y_table(t - t_block))\n"
                                     f"share_post += {share}",
                              namespace=ns)  # the shared dict: t_block is rewritten per block
@@ -444,26 +448,26 @@ class SpikingRSTDP:
         objects += [decision, tally, compare, critic, reward]
         if p.credit == "winner":
             out.run_regularly(f"chosen = chosen*int({phase} != 0)", when="start", name="rstdp_chosen_reset")
-            gate = b2.Synapses(decision, out, on_pre="chosen_post = 1", dt=dt, namespace={}, name="rstdp_gate")
+            gate = b2.Synapses(decision, out, on_pre="chosen_post = 1", clock=clock, namespace={}, name="rstdp_gate")
             gate.connect("cls_post == i")
             out.chosen = 0.0
             objects.append(gate)
         if homeo:  # the winner's threshold rises, all decay back to -50 mV: every population gets to win
-            theta = b2.Synapses(decision, out, on_pre="v_th_post += theta_plus*mV", dt=dt,
+            theta = b2.Synapses(decision, out, on_pre="v_th_post += theta_plus*mV", clock=clock,
                                 namespace=dict(theta_plus=p.theta_plus_mv), name="rstdp_theta")
             theta.connect("cls_post == i")
             out.run_regularly("v_th = -50*mV + (v_th + 50*mV)*theta_decay", when="end", name="rstdp_theta_decay")
             objects.append(theta)
         # count each population's training decisions; metaplasticity: each win lowers its eta
         meta = "\nplasticity_post = 1/(1 + wins_post/n0)" if p.consolidation_wins > 0 else ""
-        consolidate = b2.Synapses(decision, out, on_pre="wins_post += 1" + meta, dt=dt,
+        consolidate = b2.Synapses(decision, out, on_pre="wins_post += 1" + meta, clock=clock,
                                   namespace=dict(n0=p.consolidation_wins), name="rstdp_wins")
         consolidate.connect("cls_post == i")
         objects.append(consolidate)
         self._mons = {"decisions": b2.SpikeMonitor(decision, name="rstdp_decisions"),
                       "spikes": b2.SpikeMonitor(out, name="rstdp_spikes")}
         if self.trace_dopamine:
-            self._mons["critic"] = b2.StateMonitor(critic, ["d", "Rbar"], record=[0], dt=dt, when="end",
+            self._mons["critic"] = b2.StateMonitor(critic, ["d", "Rbar"], record=[0], clock=clock, when="end",
                                                    name="rstdp_critic_trace")
         self._groups = dict(inp=inp, out=out, syn=syn, static=static, decision=decision, critic=critic)
         self._plastic = [syn, decision, tally, compare, critic, reward] + ([gate] if p.credit == "winner" else []) \
