@@ -23,6 +23,7 @@ import pytest
 
 from neuro_grlu.app.cli import main
 from neuro_grlu.io import read_learner_state, read_run
+from _runfiles import datasets
 
 TIMING = {"epoch_time", "samples_per_second"}
 
@@ -99,14 +100,6 @@ def killed_cli(argv, module: str, cls: str, method: str, at_call: int, sig: int)
     """)
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
                           stdin=subprocess.DEVNULL)
-
-
-def datasets(path, group):
-    out = {}
-    with h5py.File(path, "r") as f:
-        if group in f:
-            f[group].visititems(lambda n, o: out.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset) else None)
-    return out
 
 
 def assert_same_run(a, b):

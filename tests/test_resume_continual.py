@@ -18,11 +18,11 @@ import subprocess
 import sys
 import textwrap
 
-import h5py
 import numpy as np
 import pytest
 
 from neuro_grlu.io import read_learner_state, read_run
+from _runfiles import datasets
 
 TIMING = {"stage_time"}  # metrics
 TIMING_KEYS = {"epoch_time", "wall_time_s"}  # in the learner state: the cortex's training record
@@ -119,14 +119,6 @@ def run(cfg, data, out, **kw):
     from neuro_grlu.cls.experiment import run_continual
 
     return run_continual(cfg, data, out=str(out), progress=False, log=lambda line: None, **kw)
-
-
-def datasets(path, group):
-    out = {}
-    with h5py.File(path, "r") as f:
-        if group in f:
-            f[group].visititems(lambda n, o: out.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset) else None)
-    return out
 
 
 def assert_same_run(a, b):
