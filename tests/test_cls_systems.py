@@ -37,6 +37,24 @@ def test_cortex_is_frozen_during_the_fast_phase():
     assert cortex.features(x).shape == (len(x), 16)
 
 
+def test_cortex_features_follow_its_decorrelated_input():
+    """A cortex trained with ``rule.decorrelate`` reads ``R·LN(x)``: its features, read out by its own
+    last layer, give exactly the network's logits (they did not when the features skipped ``R``)."""
+    from neuro_grlu.network import layer_norm
+
+    x, y = blobs(dim=30)
+    params = {"pairs": 2, "lr_max": 0.05, "sigma_max": 0.1, "noise_at": "input",
+              "decorrelate": "antihebbian", "decorrelate_lr": 1e-3}
+    cortex = train_cortex("grlu", params, Architecture(n_in=30, hidden=(16,), n_out=10), x, y, [0, 1, 2],
+                          epochs=1, seed=0)
+    net = cortex.net
+    assert net.R is not None and not np.allclose(net.R, np.eye(30), atol=1e-4)
+    logits = layer_norm(cortex.features(x)) @ net.W[-1].T + net.b[-1]
+    np.testing.assert_allclose(logits, net.forward(x), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError):
+        net.R[0, 0] = 1.0  # the decorrelation is frozen with the weights
+
+
 def test_cortex_never_sees_images_of_other_classes():
     """Images of classes 3-5 are poisoned with NaN: a cortex shaped on 0-2 stays finite (not one of
     them reached a weight), while the same training told to use class 5 too is poisoned."""

@@ -33,10 +33,14 @@ def as_inputs(x: np.ndarray) -> np.ndarray:
 
 
 def hidden_features(net: Network, x: np.ndarray, batch_size: int = 2000) -> np.ndarray:
-    """Deterministic hidden output of ``net`` (last layer, or all with ``skip = "readout"``), float32."""
+    """Deterministic hidden output of ``net`` (last layer, or all with ``skip = "readout"``), float32.
+
+    The same path as :meth:`Network.forward` up to the readout, including the first layer's
+    decorrelated input when the cortex was trained with ``rule.decorrelate``.
+    """
     out = []
     for i in range(0, len(x), batch_size):
-        h = as_inputs(x[i : i + batch_size])
+        h = net.decorrelated(as_inputs(x[i : i + batch_size]))
         hidden = []
         for layer in range(len(net.arch.hidden)):
             h = net.hidden_activation(layer, layer_norm(h) @ net.W[layer].T + net.b[layer])
@@ -65,7 +69,7 @@ class Cortex:
 
     def __post_init__(self):
         self.net = self.net.copy()
-        for a in (*self.net.W, *self.net.b):
+        for a in (*self.net.W, *self.net.b, *(() if self.net.R is None else (self.net.R,))):
             a.flags.writeable = False
 
     @property
@@ -82,8 +86,9 @@ class Cortex:
         return np.concatenate([self.net.forward(as_inputs(x[i : i + 2000])) for i in range(0, len(x), 2000)])
 
     def fingerprint(self) -> float:
-        """Sum of all weights (float64): changes if any weight changes."""
-        return float(sum(np.sum(a, dtype=np.float64) for a in (*self.net.W, *self.net.b)))
+        """Sum of all weights and the decorrelation matrix, if any (float64): changes if any of them changes."""
+        R = () if self.net.R is None else (self.net.R,)
+        return float(sum(np.sum(a, dtype=np.float64) for a in (*self.net.W, *self.net.b, *R)))
 
 
 def train_cortex(
