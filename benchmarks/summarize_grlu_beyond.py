@@ -1,10 +1,13 @@
 """Summarise the issue-17 GRLU runs (benchmarks/grlu_beyond.sh) into benchmarks/results/grlu-beyond/.
 
-    python benchmarks/summarize_grlu_beyond.py [RUN_DIR ...]   (default /work/runs/grlu/beyond /work/runs/grlu/tune)
+    python benchmarks/summarize_grlu_beyond.py [RUN_DIR ...]
+        (default /work/runs/grlu/beyond /work/runs/grlu/tune /work/runs/grlu/philox /work/runs/grlu/deep)
 
 Reads every run file (``*.h5``) in the directories, and writes ``runs.json`` (configuration,
 validation accuracy per epoch, per-layer alignment per epoch, speed) and ``table.md``. Only
 validation accuracy is reported: the runs never read the test images (``data.score_test = false``).
+The directory's name is the run's set (``beyond``, ``tune``, ``philox``, ``deep``); the test scores
+of ``test.json`` (``score_grlu_beyond_test.py``) are listed per set and pair count.
 """
 
 from __future__ import annotations
@@ -19,13 +22,23 @@ import numpy as np
 OUT = Path(__file__).resolve().parent / "results" / "grlu-beyond"
 
 
-def variant(rule: dict) -> str:
+DIRS = ["/work/runs/grlu/beyond", "/work/runs/grlu/tune", "/work/runs/grlu/philox", "/work/runs/grlu/deep"]
+
+
+def variant(rule: dict, network: dict | None = None) -> str:
     name = "input noise" if rule.get("noise_at") == "input" else "published (output noise)"
     if rule.get("decorrelate", "none") != "none":
         name += f" + decorrelation (lr {rule['decorrelate_lr']:g})"
     if rule.get("rng", "numpy") != "numpy":
         name += f", {rule['rng']} noise"
+    if network is not None and len(network.get("hidden", [256])) > 1:
+        name += ", readout skip" if network.get("skip") == "readout" else ", no skip"
     return name
+
+
+def network_name(r: dict) -> str:
+    """``784-256-10`` (the stored records from before this field have one hidden layer of 256)."""
+    return "-".join(str(n) for n in [784, *r.get("hidden", [256]), 10])
 
 
 def read(path: Path) -> dict | None:
@@ -39,8 +52,10 @@ def read(path: Path) -> dict | None:
             "file": path.name,
             "dir": str(path.parent),
             "pairs": cfg["rule"]["pairs"],
-            "variant": variant(cfg["rule"]),
+            "variant": variant(cfg["rule"], cfg["network"]),
             "rule": cfg["rule"],
+            "hidden": list(cfg["network"]["hidden"]),
+            "skip": cfg["network"].get("skip", "none"),
             "epochs": int(f.attrs["epochs_completed"]),
             "train_images": int(cfg["data"].get("train_limit") or 60000) - int(cfg["data"]["validation"]),
             "validation_images": int(cfg["data"]["validation"]),
@@ -54,7 +69,7 @@ def read(path: Path) -> dict | None:
 
 
 def main(argv: list[str]) -> int:
-    dirs = [Path(d) for d in (argv or ["/work/runs/grlu/beyond", "/work/runs/grlu/tune"])]
+    dirs = [Path(d) for d in (argv or DIRS) if Path(d).is_dir()]
     runs = []
     for d in dirs:
         for p in sorted(d.glob("*.h5")):
@@ -75,34 +90,57 @@ def main(argv: list[str]) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "runs.json").write_text(json.dumps(runs, indent=1))
     lines = [
-        "| set | pairs | variant | seed | train images × epochs | validation accuracy per epoch (%) | "
-        "alignment per step, first → last epoch (hidden, output) | samples/s (loaded) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| set | network | pairs | variant | seed | train images × epochs | validation accuracy per epoch (%) | "
+        "alignment per step, first → last epoch (hidden layers…, output) | samples/s (loaded) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in sorted(runs, key=lambda r: (r["dir"], r["pairs"], r["variant"], r["seed"])):
+    order = {Path(d).name: i for i, d in enumerate(DIRS)}
+
+    def set_key(name):
+        return order.get(name, len(order)), name
+
+    for r in sorted(runs, key=lambda r: (set_key(Path(r["dir"]).name), network_name(r), r["pairs"], r["variant"], r["seed"])):
         acc = " → ".join(f"{100 * v:.2f}" for v in r["validation_accuracy"])
         al = ", ".join(f"{v[0]:.0f}° → {v[-1]:.0f}°" for v in r["alignment_deg"].values())
-        lines.append(f"| {Path(r['dir']).name} | {r['pairs']} | {r['variant']} | {r['seed']} | {r['train_images']:,} × {r['epochs']} "
-                     f"| {acc} | {al} | {np.median(r['samples_per_second']):,.0f} |")
+        lines.append(f"| {Path(r['dir']).name} | {network_name(r)} | {r['pairs']} | {r['variant']} | {r['seed']} "
+                     f"| {r['train_images']:,} × {r['epochs']} | {acc} | {al} | {np.median(r['samples_per_second']):,.0f} |")
     groups: dict = {}
     for r in runs:
-        groups.setdefault((Path(r["dir"]).name, r["pairs"], r["variant"], r["train_images"], r["epochs"]), []).append(r)
+        groups.setdefault((set_key(Path(r["dir"]).name), network_name(r), r["pairs"], r["variant"], r["train_images"],
+                           r["epochs"]), []).append(r)
     lines += ["", "Final validation accuracy over seeds (mean ± standard deviation, n seeds):", "",
-              "| set | pairs | variant | train images × epochs | final validation % | n |", "|---|---|---|---|---|---|"]
-    for (d, pairs, var, n_img, ep), rs in sorted(groups.items()):
+              "| set | network | pairs | variant | train images × epochs | final validation % | n | seeds |",
+              "|---|---|---|---|---|---|---|---|"]
+    for ((_, d), net, pairs, var, n_img, ep), rs in sorted(groups.items()):
         v = np.array([100 * r["validation_accuracy"][-1] for r in rs])
         spread = f" ± {v.std(ddof=1):.2f}" if len(v) > 1 else ""
-        lines.append(f"| {d} | {pairs} | {var} | {n_img:,} × {ep} | {v.mean():.2f}{spread} | {len(v)} |")
+        seeds = ", ".join(str(s) for s in sorted(r["seed"] for r in rs))
+        lines.append(f"| {d} | {net} | {pairs} | {var} | {n_img:,} × {ep} | {v.mean():.2f}{spread} | {len(v)} | {seeds} |")
     if (OUT / "test.json").exists():
-        lines += ["", "Test accuracy of the variant chosen on validation, scored once per pair count "
-                  "(`benchmarks/score_grlu_beyond_test.py`; final weights, trained on 50,000 images):", "",
-                  "| pairs | epochs | chosen variant (mean final validation %) | test % (mean ± sd) | seeds |",
-                  "|---|---|---|---|---|"]
-        for t in sorted(json.loads((OUT / "test.json").read_text()).values(), key=lambda t: t["pairs"]):
+        lines += ["", "Test accuracy of the variant chosen on validation, scored once per (variant, seed) "
+                  "(`benchmarks/score_grlu_beyond_test.py`; final weights, trained on 50,000 images); a choice "
+                  "superseded after more runs stays listed, struck through:", "",
+                  "| set | network | pairs | epochs | chosen variant (mean final validation %, seeds) | test % (mean ± sd) "
+                  "| test % per seed | scored (UTC) |",
+                  "|---|---|---|---|---|---|---|---|"]
+
+        def row(t, old=False):
             sd = f" ± {100 * t['test_accuracy_sd']:.2f}" if t["test_accuracy_sd"] is not None else ""
-            val = 100 * t["validation_mean_by_variant"][t["chosen_variant"]]["mean"]
-            lines.append(f"| {t['pairs']} | {t['epochs']} | {t['chosen_variant']} ({val:.2f}) "
-                         f"| {100 * t['test_accuracy_mean']:.2f}{sd} | {', '.join(str(r['seed']) for r in t['runs'])} |")
+            val = t["validation_mean_by_variant"][t["chosen_variant"]]
+            seeds = ", ".join(str(s) for s in val.get("seeds", []))
+            per_seed = ", ".join(f"{100 * r['test_accuracy']:.2f} ({r['seed']})" for r in t["runs"])
+            when = ", ".join([t["scored_utc"][11:]] + [a["scored_utc"][11:] + " +" + ",".join(map(str, a["seeds"]))
+                                                       for a in t.get("additions", [])])
+            cells = [t.get("set", "beyond"), t.get("network", "784-256-10"), str(t["pairs"]), str(t["epochs"]),
+                     f"{t['chosen_variant']} ({100 * val['mean']:.2f}; {seeds})", f"{100 * t['test_accuracy_mean']:.2f}{sd}",
+                     per_seed, when]
+            if old:
+                cells = [f"~~{c}~~" for c in cells[:6]] + cells[6:7] + [f"superseded {t['superseded_utc'][11:]}"]
+            return "| " + " | ".join(cells) + " |"
+
+        tests = json.loads((OUT / "test.json").read_text()).values()
+        for t in sorted(tests, key=lambda t: (set_key(t.get("set", "beyond")), t["pairs"])):
+            lines += [row(old, True) for old in t.get("superseded", [])] + [row(t)]
     (OUT / "table.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

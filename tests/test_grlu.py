@@ -340,3 +340,29 @@ def test_kth_largest_is_exact_with_ties_signs_and_zeros():
         for count in sorted({1, 2, len(row) // 2, len(row) - 1, len(row)}):
             got = _kth_largest(row, np.empty_like(row), count)
             assert got == np.sort(row)[::-1][count - 1], (row[:4], count)
+
+
+@pytest.mark.parametrize("skip", ["readout", "none"])
+def test_expected_update_two_hidden_layers_input_noise_is_the_gradient(skip):
+    """The deep network of issue 17 (two ReLU hidden layers, with and without the readout skip):
+    with ``noise_at="input"`` every layer's expected update, by Monte Carlo (100,000 pairs per
+    example), is the exact gradient of ``Σ log p(y|x)`` (backprop through the layer norms and,
+    with the skip, through both paths into the first hidden layer)."""
+    from neuro_grlu.rules.backprop import loss_gradient
+
+    arch, net, rng = make(dict(hidden=(12, 10), activation="relu", skip=skip), seed=5, n_in=16, n_out=4)
+    x = rng.random((3, arch.n_in)).astype(np.float32)
+    y = np.array([0, 2, 3])
+    # per layer, W and b flattened together (as the alignment measurement does)
+    true = [-len(x) * np.concatenate([gW.ravel(), gb.ravel()]).astype(np.float64) for gW, gb in loss_gradient(net, x, y)]
+    est = None
+    noise_rng, sigma, repeats = np.random.default_rng(0), 0.01, 4
+    for _ in range(repeats):
+        upd = grlu_update_shared(net, x, y, sample_noise(arch, len(x), 25_000, sigma, noise_rng), "input")
+        parts = [np.concatenate([dW.ravel(), db.ravel()]).astype(np.float64) / (repeats * sigma**2)
+                 for dW, db in zip(upd.dW, upd.db)]
+        est = parts if est is None else [e + p for e, p in zip(est, parts)]
+    assert len(est) == len(true) == 3
+    for layer, (e, t) in enumerate(zip(est, true)):
+        assert cosine(e, t) > 0.995, layer
+        np.testing.assert_allclose(np.linalg.norm(e) / np.linalg.norm(t), 1.0, atol=0.05, err_msg=f"layer {layer}")
