@@ -18,7 +18,8 @@ the random numbers alone (the noise every variant must draw).
 
 Run:  python benchmarks/bench_grlu_speed.py [--seconds 4] [--pairs 1 16 128] [--out benchmarks/results/grlu-speed]
 
-Not included: a jit-compiled JAX version of the published algorithm (JAX is not installed here).
+The jit-compiled JAX version of the published algorithm is a separate, benchmark-only script
+(``benchmarks/bench_grlu_jax.py``; JAX in its own environment).
 """
 
 from __future__ import annotations
