@@ -86,8 +86,10 @@ def test_on_the_rule_trains_on_the_decorrelated_input(name):
     """decorrelate = "antihebbian": the weights change exactly as the rule's own equations say
     for the input R·LN(x), and R then takes its anti-Hebbian step on that input."""
     x, y = correlated_data(n=40)
-    on = make_rule(name, decorrelate="antihebbian", decorrelate_lr=1e-4)
     off = make_rule(name)
+    # one block of the rule's own chunk size: the same chunks (and GRLU noise blocks) as ``off``
+    on = make_rule(name, decorrelate="antihebbian", decorrelate_lr=1e-4, decorrelate_block=off.chunk_size)
+    assert on.chunk_size == off.chunk_size
     net, state = init_learner(on, np.random.default_rng(3), np.random.default_rng(4))
     assert net.R is not None and net.R.shape == (20, 20)
     net.R += np.float32(0.05) * np.random.default_rng(5).normal(size=(20, 20)).astype(np.float32)
@@ -108,6 +110,49 @@ def test_on_the_rule_trains_on_the_decorrelated_input(name):
     np.testing.assert_array_equal(net.forward(x[:5]), Network(net.arch, net.W, net.b).forward(now))
     restored = Network.from_state_dict(net.arch, net.state_dict())
     np.testing.assert_array_equal(restored.R, net.R)
+
+
+@pytest.mark.parametrize("name,extra", [("grlu", {}), ("grlu", {"pairs": 64}), ("backprop", {}), ("dfa", {})])
+def test_R_steps_once_per_block_whatever_the_rules_chunk(name, extra):
+    """R's trajectory is set by decorrelate_lr and decorrelate_block alone: after 100 examples fed
+    through the loop in the rule's own chunks (984 or 200 for GRLU with 2 or 64 pairs, 256 for
+    backprop/DFA: whole blocks) it equals 13 steps on blocks of 8 (the last one of 4 examples),
+    and the rule trained on exactly those blocks' x̃."""
+    x, y = correlated_data(n=100)
+    rule = make_rule(name, decorrelate="antihebbian", decorrelate_lr=3e-3, decorrelate_block=8, **extra)
+    off = make_rule(name, **extra)
+    assert rule.chunk_size % 8 == 0 and rule.chunk_size >= 100 and off.chunk_size >= 100
+    net, state = init_learner(rule, np.random.default_rng(3), np.random.default_rng(4))
+    twin, twin_state = init_learner(off, np.random.default_rng(3), np.random.default_rng(4))
+    reference = Network(net.arch, [], [], net.R.copy())
+    blocks = []
+    for s in range(0, 100, 8):
+        blocks.append(decorrelation.transform(reference, x[s : s + 8]))
+        decorrelation.update(reference, blocks[-1], 3e-3)
+    assert len(blocks) == 13 and not np.allclose(reference.R, net.R, atol=1e-3)
+    hyper = {"lr": 0.01, "sigma": 0.1}
+    state, _ = train_chunk(rule, net, state, x, y, hyper)
+    np.testing.assert_array_equal(net.R, reference.R)
+    if name != "grlu":  # GRLU's NumPy noise blocks follow its chunk size (984 against 985 here)
+        twin_state, _ = off.step_chunk(twin, twin_state, np.concatenate(blocks), y, hyper)
+        for a, b in zip(net.W + net.b, twin.W + twin.b):
+            np.testing.assert_array_equal(a, b)
+    state.close(), twin_state.close()
+
+
+def test_chunk_size_holds_whole_blocks_and_batches():
+    arch = Architecture(n_in=784, hidden=(256,), n_out=10)
+    grlu = get_rule("grlu")
+    for pairs, natural in ((1, 985), (16, 61), (128, 7)):
+        plain = grlu(from_dict(grlu.Params, {"pairs": pairs}, "rule"), arch)
+        assert plain.chunk_size == natural  # unchanged without decorrelation
+        for block, chunk in ((8, max(8, natural - natural % 8)), (natural, natural)):
+            on = grlu(from_dict(grlu.Params, {"pairs": pairs, "decorrelate": "antihebbian",
+                                              "decorrelate_block": block}, "rule"), arch)
+            assert on.chunk_size == chunk
+    bp = get_rule("backprop")
+    on = bp(from_dict(bp.Params, {"decorrelate": "antihebbian", "decorrelate_block": 12}, "rule"), arch, batch_size=32)
+    assert on.chunk_size == 192  # lcm(12, 32) = 96; 256 rounded down to a multiple of 96
 
 
 @pytest.mark.parametrize("key,value,allowed", [

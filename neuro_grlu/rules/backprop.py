@@ -174,6 +174,9 @@ class BackpropParams(ParamSet):
     decorrelate: str = param("none", choices=DECORRELATE,
                              doc="'antihebbian': decorrelate the first layer's inputs by a local anti-Hebbian rule (Dalm et al. 2023)")
     decorrelate_lr: float = param(1e-6, low=0.0, low_open=True, doc="learning rate of the decorrelation matrix, per example")
+    decorrelate_block: int = param(8, low=1,
+                                   doc="examples per step of the decorrelation matrix (read through a fixed R, then one summed step); "
+                                   "runs stored before this key stepped once per compute chunk: 985 (GRLU, 1 pair), 61 (16 pairs), 7 (128 pairs)")
 
 
 @dataclass

@@ -44,6 +44,7 @@ from ..errors import ConfigError
 from ..network import Architecture, Network
 from ..params import ParamSet
 from ..schedules import scheduled
+from . import decorrelation
 from .state import LearnerState
 
 #: What a rule may use, with the wording used in comparison tables.
@@ -177,4 +178,4 @@ class Rule:
     @property
     def chunk_size(self) -> int:
         """Examples per :func:`~neuro_grlu.rules.loop.train_chunk` call; a multiple of the batch size."""
-        return max(self.batch_size, 256 - 256 % self.batch_size)
+        return decorrelation.chunk_size(self.params, max(self.batch_size, 256 - 256 % self.batch_size), self.batch_size)

@@ -46,6 +46,7 @@ from ..network import Architecture, Network, layer_norm, log_softmax_at, topk_ma
 from ..params import ParamSet, param
 from ..schedules import SCHEDULES
 from .base import Rule, register
+from . import decorrelation
 from .decorrelation import DECORRELATE
 from .state import LearnerState, runtime
 
@@ -376,6 +377,9 @@ class GRLUParams(ParamSet):
     decorrelate: str = param("none", choices=DECORRELATE,
                              doc="'antihebbian': decorrelate the first layer's inputs by a local anti-Hebbian rule (Dalm et al. 2023)")
     decorrelate_lr: float = param(1e-6, low=0.0, low_open=True, doc="learning rate of the decorrelation matrix, per example")
+    decorrelate_block: int = param(8, low=1,
+                                   doc="examples per step of the decorrelation matrix (read through a fixed R, then one summed step); "
+                                   "runs stored before this key stepped once per compute chunk: 985 (GRLU, 1 pair), 61 (16 pairs), 7 (128 pairs)")
     threads: int = param(1, low=1,
                          doc="numba threads of the compiled kernel (numba backend; at most NUMBA_NUM_THREADS): "
                          "pair blocks and weight rows shared; the numbers do not depend on it. Keep 1 on a busy machine")
@@ -420,7 +424,7 @@ class GRLU(Rule):
         # few enough that the noise stays in cache between being drawn and being used.
         per_example = self.params.pairs * (sum(self.arch.hidden) * (2 if self.arch.activation == "topk" else 1) + self.arch.n_out)
         n = min(max(1, (1 << 18) // per_example), 1024)
-        return max(self.batch_size, n - n % self.batch_size)
+        return decorrelation.chunk_size(self.params, max(self.batch_size, n - n % self.batch_size), self.batch_size)
 
     @property
     def forward_passes_per_example(self) -> float:

@@ -34,12 +34,9 @@ def train_chunk(rule: Rule, model, state: LearnerState, x: np.ndarray, y: np.nda
     if len(x) > rule.chunk_size:
         raise ValueError(f"train_chunk got {len(x)} examples, more than chunk_size={rule.chunk_size}")
     x = rule.prepare_chunk(state, x)
-    decorrelate = decorrelation.enabled(rule.params)
-    if decorrelate:  # the rule trains on the decorrelated input; R then learns from it
-        x = decorrelation.transform(model, x)
+    if decorrelation.enabled(rule.params):  # the rule trains on the decorrelated input, R learns per block
+        x = decorrelation.transform_and_learn(model, x, rule.params.decorrelate_lr, rule.params.decorrelate_block)
     state, metrics = rule.step_chunk(model, state, x, y, hyper)
-    if decorrelate:
-        decorrelation.update(model, x, rule.params.decorrelate_lr)
     return state, metrics["reward"]
 
 
