@@ -132,6 +132,35 @@ def test_first_spike_is_the_best_cosine():
     assert np.all(h.predict(xt)[clear] == best[clear])
 
 
+def test_training_noise_follows_the_given_stream_and_not_the_evaluations():
+    """fit_online draws its noise from the experiment's stream (another seed, another run), and
+    scoring in between, of any number of images, does not shift it."""
+    x, y = toy(BLOCK, [0, 1], 21)
+
+    def trained(rng_seed, n_eval):
+        h = net(teacher="label", recruit_jitter=0.5)
+        h.fit_online(x[:50], y[:50], np.random.default_rng(rng_seed))
+        h.predict(x[:n_eval])
+        h.fit_online(x[50:], y[50:], np.random.default_rng(rng_seed + 1))
+        return h.W, h._rng_seed
+
+    W_a, seed_a = trained(1, 5)
+    W_b, seed_b = trained(1, 90)
+    np.testing.assert_array_equal(W_a, W_b)
+    assert seed_a == seed_b == int(np.random.default_rng(2).integers(2**31 - 1))
+    assert trained(3, 5)[1] != seed_a
+
+
+def test_classes_that_never_fire_tie_at_random():
+    """An untrained network never fires: every class ties, and the tie is broken at random (it
+    was always the lowest class while the no-spike score swallowed the tie-breaking noise)."""
+    h = net(teacher="label")
+    x, _ = toy(BLOCK, [0, 1, 2, 3], 22)
+    pred = h.predict(x)
+    assert set(pred.tolist()) == {0, 1, 2, 3}
+    assert set(h.predict(x, allowed=[2, 3]).tolist()) == {2, 3}
+
+
 def test_dentate_code_is_sparse_binary():
     P = np.random.default_rng(0).standard_normal((300, D)).astype(np.float32)
     x, _ = toy(20, [0, 1], 0)
@@ -205,11 +234,14 @@ def test_validation_run_never_reads_test_images_nor_trains_on_the_split():
     (dict(tasks=[[0, 1]], fewshot=[1], fewshot_classes=[6]), r"fewshot_classes.*\b6\b"),
     (dict(tasks=[[0, 1]], validation=600), "leaves no training images"),
     (dict(tasks=[[0, 1]], evaluate="validation"), "needs protocol.validation"),
+    # 120 images per class, but only 20 left for training once the last 500 validate
+    (dict(tasks=[[0, 1]], fewshot=[50], fewshot_classes=[3, 4], validation=500), r"asks for 50 .* 20 training images"),
 ])
 def test_protocol_errors_come_before_training(protocol, match):
     from neuro_grlu.cls.experiment import run_continual
+    from neuro_grlu.errors import DataError
 
-    with pytest.raises(ConfigError, match=match) as e:
+    with pytest.raises((ConfigError, DataError), match=match) as e:
         run_continual(continual(**protocol), _Data(classes=5, allow_test=True), log=lambda *a: None)
     assert "\n" not in str(e.value)
 

@@ -140,7 +140,9 @@ def check_continual_data(cfg: ContinualConfig, dataset: Dataset) -> None:
     for what, classes in used:
         check_classes_in_data(classes, y_eval, f"{what} ({which} images)", dataset.name)
     if pr.fewshot:
-        counts = np.bincount(np.asarray(dataset.y_train, np.int64), minlength=max(pr.fewshot_classes) + 1)
+        y_fit = np.asarray(dataset.y_train, np.int64)  # the draws come from the training part only
+        y_fit = y_fit[: len(y_fit) - pr.validation] if pr.validation else y_fit
+        counts = np.bincount(y_fit, minlength=max(pr.fewshot_classes) + 1)
         fewest = min(pr.fewshot_classes, key=lambda c: counts[c])
         if max(pr.fewshot) > counts[fewest]:
             raise DataError(f"protocol.fewshot asks for {max(pr.fewshot)} examples per class, but class {fewest} has "

@@ -21,8 +21,10 @@ Output neurons (CA3/CA1-like units)
     the candidate (one recruit per class and presentation: no duplicate prototypes).
 
 Decision: a first-spike race
-    The firing threshold falls linearly during the presentation, from ``theta_high`` at step
-    1 to ``theta_low`` at step ``race_steps`` (a ramp of common excitation); a unit fires when
+    The firing threshold falls linearly during the presentation by ``(theta_high −
+    theta_low) / race_steps`` per step, from ``theta_high`` at step 1 to one step above
+    ``theta_low`` at step ``race_steps`` (``theta_low`` itself is never reached; a ramp of
+    common excitation); a unit fires when
     its drive reaches it, so units fire in order of their drive: the first spike is the best
     match (ties within one time step are possible: resolution ``(theta_high − theta_low) /
     race_steps``). A familiar input (best cosine above ``recruit``) is claimed by a committed
@@ -36,9 +38,10 @@ Decision: a first-spike race
       silences every population but the correct one, so the next spike is of class ``y``.
 
     The network's decision is its first spike; ``logits`` return, per class, minus the time of
-    the class's first spike (a class that did not fire scores −∞ → −1e9), with ties in one step
-    broken by ``U(0, 0.5)`` steps (evaluation: no learning, no recruitment, no lock-out across
-    classes, the race runs to ``theta_low``).
+    the class's first spike (a class that did not fire scores ``−slot_steps``, below every
+    spike), with ties in one step, and among classes that did not fire, broken by ``U(0, 0.5)``
+    steps (evaluation: no learning, no recruitment, no lock-out across classes, the race runs to
+    its last step).
 
 Plasticity: STDP eligibility × dopamine (on the spiking unit's synapses)
     Presynaptic trace: ``x_i = [input i spiked in this presentation] / √K`` (nearest-spike,
@@ -81,9 +84,6 @@ from ..errors import ConfigError
 from ..network import layer_norm, topk_count, topk_mask
 from ..params import ParamSet, param
 
-NO_SPIKE = -1e9
-
-
 @dataclass(frozen=True)
 class SpikingPrototypeParams(ParamSet):
     teacher: str = param("label", choices=("label", "reward"), doc="'reward': one scalar reward per decision only; 'label': after an error the label gates which population may fire")
@@ -98,11 +98,11 @@ class SpikingPrototypeParams(ParamSet):
     retry: bool = param(True, doc="after a wrong spike the race continues (the wrong class is silenced); false: any spike ends the trial")
     alpha: float = param(0.05, low=0.0, low_open=True, high=1.0, doc="rate of each unit's expected reward E_j")
     theta_high: float = param(1.0, low=0.0, low_open=True, doc="threshold (cosine) at the first race step")
-    theta_low: float = param(0.0, low=0.0, doc="threshold (cosine) at the last race step")
+    theta_low: float = param(0.0, low=0.0, doc="threshold (cosine) the ramp falls towards: the last race step is one step, (theta_high - theta_low) / race_steps, above it")
     race_steps: int = param(50, low=1, doc="steps over which the threshold falls; a presentation is race_steps + 1 steps")
     dt_ms: float = param(0.1, low=0.0, low_open=True, doc="integration time step (ms)")
     block_images: int = param(1000, low=1, doc="presentations per Network.run")
-    seed: int = param(0, low=0, doc="seed of the novelty jitter and the tie-breaking")
+    seed: int = param(0, low=0, doc="seed of the evaluation's noise and tie-breaking, and of training when fit_online gets no rng")
 
     def __post_init__(self):
         super().__post_init__()
@@ -140,7 +140,8 @@ class SpikingPrototype:
         self.examples_seen = 0
         self.timing = {"train_sim_s": 0.0, "train_wall_s": 0.0, "train_cpu_s": 0.0, "train_examples": 0,
                        "eval_sim_s": 0.0, "eval_wall_s": 0.0, "eval_cpu_s": 0.0, "eval_examples": 0, "build_wall_s": 0.0}
-        self._rng = np.random.default_rng([p.seed, 7])
+        self._rng = np.random.default_rng([p.seed, 7])  # training noise when fit_online is given no rng
+        self._eval_rng = np.random.default_rng([p.seed, 8])  # evaluation: never shifts the training stream
         self._cache: dict = {}
         self._net = None
         self.record_raster = False
@@ -175,7 +176,11 @@ class SpikingPrototype:
         return np.asarray(self._out.wins[:], np.int64)
 
     def fit_online(self, features: np.ndarray, labels: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
-        """One pass in order; returns 1 per example whose first spike (the decision) was of its class."""
+        """One pass in order; returns 1 per example whose first spike (the decision) was of its class.
+
+        ``rng`` (the experiment's noise stream) seeds Brian2's noise of every block (the novelty
+        jitter); without it the learner's own stream (``seed``) does.
+        """
         y_all = np.asarray(labels, np.int64)
         if len(y_all) != len(features):
             raise ConfigError(f"{len(features)} feature rows but {len(y_all)} labels")
@@ -189,7 +194,7 @@ class SpikingPrototype:
         for start in range(0, len(y_all), self.params.block_images):
             x = self.code(features[start : start + self.params.block_images])
             y = y_all[start : start + len(x)]
-            k, i, step = self._run_block(x, y)
+            k, i, step = self._run_block(x, y, self._rng if rng is None else rng)
             if self.record_raster:
                 self.last_raster = (k, i, step)
             order = np.lexsort((step, k))
@@ -217,11 +222,13 @@ class SpikingPrototype:
             return self._cache[key]
         self._build()
         t0, c0 = time.perf_counter(), time.process_time()
-        out = np.full((len(features), self.n_classes), NO_SPIKE, np.float32)
+        # A class that never fires scores -slot_steps: below every spike step (0 .. slot_steps - 1)
+        # even after the U(0, 0.5) tie-breaking, and small enough for that to break its ties too.
+        out = np.full((len(features), self.n_classes), -float(self.slot_steps), np.float32)
         self._set_mode(train=False)
         for start in range(0, len(features), self.params.block_images):
             x = self.code(features[start : start + self.params.block_images])
-            k, i, step = self._run_block(x, None)
+            k, i, step = self._run_block(x, None, self._eval_rng)
             cls = i // self.params.units_per_class
             score = -step.astype(np.float32)
             np.maximum.at(out, (start + k, cls), score)
@@ -229,7 +236,7 @@ class SpikingPrototype:
         self.timing["eval_cpu_s"] += time.process_time() - c0
         self.timing["eval_sim_s"] += len(features) * self.slot_ms * 1e-3
         self.timing["eval_examples"] += len(features)
-        out = out + 0.5 * self._rng.random(out.shape, dtype=np.float32)
+        out = out + 0.5 * self._eval_rng.random(out.shape, dtype=np.float32)
         self._cache[key] = out
         return out
 
@@ -340,9 +347,9 @@ class SpikingPrototype:
         self._out.plastic = 1.0 if train else 0.0
         self._out.recruiting = 1.0 if (train and self.params.recruit > 0) else 0.0
 
-    def _run_block(self, x: np.ndarray, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Present a block of binary codes ``x`` ``(B, expand)``; return the output spikes as
-        (presentation, unit, step within the presentation)."""
+    def _run_block(self, x: np.ndarray, y, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Present a block of binary codes ``x`` ``(B, expand)`` with Brian2's noise seeded from
+        ``rng``; return the output spikes as (presentation, unit, step within the presentation)."""
         b2 = self._b2
         n = len(x)
         t_block = self._net.t
@@ -354,7 +361,7 @@ class SpikingPrototype:
         steps0 = int(round(float(t_block / self._b2.ms) / self.params.dt_ms))
         times = (steps0 + k * self.slot_steps) * self.params.dt_ms
         self._inp.set_spikes(idx, times * b2.ms)
-        self._rng_seed = int(self._rng.integers(2**31 - 1))
+        self._rng_seed = int(rng.integers(2**31 - 1))
         b2.seed(self._rng_seed)
         seen = self._mon.num_spikes  # the monitor only grows (a few spikes per presentation)
         self._net.run(n * self._slot, namespace={})
