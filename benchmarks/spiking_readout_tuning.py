@@ -23,6 +23,11 @@ experiment-3 run, cortex trained 3 epochs on digits 0-9, seed 1) and are cached 
         Writes benchmarks/results/cls/spiking-tuning/ceiling-TAG.json.
 
 One process per run, one BLAS thread (OPENBLAS_NUM_THREADS=1); wall times depend on the load.
+
+Protocol warning: ``curve`` and ``ideal`` score on the first test images. They are kept as the
+record of how the older ``spiking-rstdp`` settings were made (chosen on those test images, see
+benchmarks/results/cls/README.md); do not use them to choose settings. The validation protocol
+(``protocol.evaluate = "validation"``, benchmarks/cls_two_systems.py) is the honest way.
 """
 
 from __future__ import annotations
