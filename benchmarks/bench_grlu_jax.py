@@ -6,12 +6,15 @@ project's packages, so the main environment is untouched:
     python -m venv --system-site-packages /work/venv-jax
     /work/venv-jax/bin/pip install jax -c <(echo "numpy<2.4")
 
-Run (from the repository root, on a quiet machine; one XLA thread, like the one-thread rows of
-``bench_grlu_speed.py``):
+Run (from the repository root, on a quiet machine; JAX on one XLA thread):
 
     PYTHONPATH=$PWD /work/venv-jax/bin/python benchmarks/bench_grlu_jax.py --check
-    PYTHONPATH=$PWD /work/venv-jax/bin/python benchmarks/bench_grlu_jax.py --seconds 3 \\
+    NUMBA_NUM_THREADS=2 PYTHONPATH=$PWD /work/venv-jax/bin/python benchmarks/bench_grlu_jax.py --seconds 3 \\
         --out benchmarks/results/grlu-beyond/jax
+
+In the same run, cell after cell, it times the package's own rows with ``bench_grlu_speed.measure``:
+``tiled`` (the published algorithm in NumPy) and the numba kernel with Philox noise on one and on
+two threads, so every ratio is a ratio within one run.
 
 What is timed: the published algorithm (784-256-10, batch 1, ``rule.backend = "tiled"``: the input
 tiled over the pairs, the whole network run per pair and sign, the update summed over the pairs)
@@ -44,6 +47,7 @@ import numpy as np  # noqa: E402
 jax.config.update("jax_platform_name", "cpu")
 
 D, H, C, K = 784, 256, 10, 0.5
+PACKAGE = ("tiled", "philox", "philox2")  # bench_grlu_speed.measure backends timed in the same run
 LN_EPS = 1e-8
 
 
@@ -176,6 +180,11 @@ def main() -> int:
     from neuro_grlu.data import load_mnist
     from neuro_grlu.train import prepare_inputs
 
+    import numba
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import bench_grlu_speed as speed  # noqa: E402
+
     data = load_mnist()
     x, y = prepare_inputs(data.x_train[:20000]), data.y_train[:20000].astype(np.int64)
     load_start = os.getloadavg()
@@ -183,14 +192,18 @@ def main() -> int:
     for activation in ("relu", "topk"):
         for pairs in args.pairs:
             rate, compile_s = measure(activation, pairs, x, y, args.seconds, args.chunk)
-            rows.append({"activation": activation, "pairs": pairs, "jax_tiled": rate, "compile_s": compile_s,
-                         "load_1min": os.getloadavg()[0]})
+            row = {"activation": activation, "pairs": pairs, "jax_tiled": rate, "compile_s": compile_s}
+            for backend in PACKAGE:
+                row[backend] = speed.measure(backend, activation, pairs, x, y, args.seconds)
+            row["load_1min"] = os.getloadavg()[0]
+            rows.append(row)
             print(json.dumps(rows[-1]), flush=True)
     meta = {
         "command": "python " + " ".join([sys.argv[0]] + sys.argv[1:]),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "jax": jax.__version__, "jaxlib": getattr(jax.lib, "__version__", None) or jax.__version__,
-        "numpy": np.__version__, "xla_flags": os.environ.get("XLA_FLAGS", ""), "chunk": args.chunk,
+        "numpy": np.__version__, "numba": numba.__version__, "numba_num_threads": numba.config.NUMBA_NUM_THREADS,
+        "xla_flags": os.environ.get("XLA_FLAGS", ""), "chunk": args.chunk,
         "load_average_start": load_start, "load_average_end": os.getloadavg(), "rows": rows,
     }
     out = Path(args.out)
@@ -201,16 +214,24 @@ def main() -> int:
         "",
         f"Command: `PYTHONPATH=$PWD /work/venv-jax/bin/python {meta['command'][len('python '):]}`  ",
         f"Machine: {meta['machine']}; JAX {jax.__version__} (CPU), numpy {np.__version__}; "
-        f"XLA_FLAGS `{meta['xla_flags']}`; {args.chunk} examples per jitted call.",
+        f"XLA_FLAGS `{meta['xla_flags']}`; {args.chunk} examples per jitted call; numba {numba.__version__}, "
+        f"NUMBA_NUM_THREADS = {numba.config.NUMBA_NUM_THREADS}.",
+        "",
+        "Samples/s, every cell of a row in the same process one after the other: the published algorithm jit-compiled "
+        "with JAX (one XLA thread), the published algorithm in NumPy (`tiled`), and the package's numba kernel "
+        "(shared first layer) with Philox noise on one and two threads.",
         "",
         f"Load average (1, 5, 15 min) at the start: {', '.join(f'{v:.1f}' for v in load_start)}; "
         f"at the end: {', '.join(f'{v:.1f}' for v in meta['load_average_end'])}.",
         "",
-        "| activation | pairs | JAX, published algorithm (samples/s) | first call incl. compile (s) | load |",
-        "|---|---|---|---|---|",
+        "| activation | pairs | JAX, published alg. | NumPy, published alg. (tiled) | numba, Philox, 1 thread "
+        "| numba, Philox, 2 threads | JAX / tiled | numba 1 thread / JAX | JAX first call incl. compile (s) | load |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['activation']} | {r['pairs']} | {r['jax_tiled']:,.0f} | {r['compile_s']:.1f} | {r['load_1min']:.1f} |")
+        lines.append(f"| {r['activation']} | {r['pairs']} | {r['jax_tiled']:,.0f} | {r['tiled']:,.0f} | {r['philox']:,.0f} "
+                     f"| {r['philox2']:,.0f} | {r['jax_tiled'] / r['tiled']:.1f}× | {r['philox'] / r['jax_tiled']:.1f}× "
+                     f"| {r['compile_s']:.1f} | {r['load_1min']:.1f} |")
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
