@@ -38,6 +38,7 @@ from ..errors import ConfigError
 from ..params import ParamSet, from_dict, param
 from .hippocampus import learner_params
 from .localized import LocalizedParams
+from .patch import PatchParams, check_patch_params
 from .tasks import check_classes, task_sequence
 
 SYSTEMS = ("cortex+hippocampus", "hippocampus", "slow")
@@ -120,6 +121,7 @@ class ContinualConfig:
     hippocampus: ParamSet | None
     slow: SlowParams | None
     localized: LocalizedParams | None = None
+    patch: PatchParams | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {"kind": "continual", "name": self.name, "description": self.description, "system": self.system,
@@ -129,6 +131,9 @@ class ContinualConfig:
             if self.localized is not None:
                 out["cortex"] = {"classes": list(self.cortex.classes), "train_limit": self.cortex.train_limit,
                                  "localized": self.localized.to_dict()}
+            if self.patch is not None:
+                out["cortex"] = {"classes": list(self.cortex.classes), "train_limit": self.cortex.train_limit,
+                                 "patch": self.patch.to_dict()}
         if self.hippocampus is not None:
             out["hippocampus"] = {"learner": self.hippocampus_learner, **self.hippocampus.to_dict()}
         if self.slow is not None:
@@ -210,9 +215,11 @@ def parse_continual(raw: dict[str, Any], name: str = "custom") -> ContinualConfi
     for table in ("cortex", "hippocampus", "slow"):
         if table in raw and table not in needs:
             raise ConfigError(f"system = {system!r} takes the tables {', '.join(needs)}; remove [{table}]")
-    localized = None
+    localized = patch = None
     if "cortex" in needs:
         table = dict(definition_table(raw, "cortex", name))
+        if "localized" in table and "patch" in table:
+            raise ConfigError("[cortex] takes one of [cortex.localized] and [cortex.patch], not both")
         if "localized" in table:  # a localized cortex: [cortex.localized], no network or rule of its own
             loc = table.pop("localized")
             if not isinstance(loc, dict):
@@ -222,8 +229,18 @@ def parse_continual(raw: dict[str, Any], name: str = "custom") -> ContinualConfi
                 raise ConfigError(f"a localized cortex takes [cortex] classes/train_limit and [cortex.localized]; remove {', '.join(clash)}")
             localized = from_dict(LocalizedParams, loc, "cortex.localized")
             table["rule"] = "none"
+        if "patch" in table:  # a patch cortex: [cortex.patch], shaped by its own WTA Hebbian rule
+            pt = table.pop("patch")
+            if not isinstance(pt, dict):
+                raise ConfigError("[cortex.patch] must be a table (centres, patch, pool, shape, ...)")
+            clash = sorted(set(table) & {"network", "rule", "params", "epochs", "batch_size", *_NETWORK_KEYS})
+            if clash:
+                raise ConfigError(f"a patch cortex takes [cortex] classes/train_limit and [cortex.patch]; remove {', '.join(clash)}")
+            patch = from_dict(PatchParams, pt, "cortex.patch")
+            check_patch_params(patch)
+            table["rule"] = "none"
         cortex = _rate_system(CortexParams, table, "cortex", "grlu")
-        check_classes(cortex.classes, "cortex.classes", allow_empty=cortex.rule == "none")
+        check_classes(cortex.classes, "cortex.classes", allow_empty=cortex.rule == "none" and patch is None)
         _check_memory(cortex, "cortex")
     if "hippocampus" in needs:
         hippo_name, hippo = learner_params(definition_table(raw, "hippocampus", name))
@@ -233,7 +250,7 @@ def parse_continual(raw: dict[str, Any], name: str = "custom") -> ContinualConfi
             raise ConfigError("slow.rule must name a learning rule (see 'neuro-grlu rules')")
         _check_memory(slow, "slow")
     return ContinualConfig(str(raw.get("name", name)), str(raw.get("description", "")), system, protocol, tasks,
-                           cortex, hippo_name, hippo, slow, localized)
+                           cortex, hippo_name, hippo, slow, localized, patch)
 
 
 def load_continual(name_or_path: str, overrides: list[str] | None = None) -> ContinualConfig:

@@ -46,6 +46,7 @@ from .config import ContinualConfig
 from .cortex import Cortex, as_inputs, train_cortex
 from .hippocampus import make_learner
 from .localized import LocalizedCortex, shape_localized
+from .patch import PatchCortex, shape_patch
 from ..errors import DataError
 from .tasks import check_classes_in_data
 from .tasks import average_accuracy, evaluate_tasks, forgetting, masked_predict, per_class_subset, subset
@@ -112,6 +113,10 @@ def uses_of(cfg: ContinualConfig, learner=None) -> str:
     if cfg.localized is not None:
         parts.append("cortex: " + ("none (random local fields)" if cfg.localized.shape == "none"
                                    else "its own classes' images (ES fitness: a prototype probe's accuracy, labels)"))
+    elif cfg.patch is not None:
+        parts.append("cortex: " + ("its own classes' images (random patches as filters, no learning, no labels)"
+                                   if cfg.patch.shape == "none"
+                                   else "its own classes' images (WTA Hebbian on patches, no labels)"))
     elif cfg.cortex is not None:
         c = "none (random)" if cfg.cortex.rule == "none" else ", ".join(get_rule(cfg.cortex.rule).uses)
         parts.append(f"cortex: {c}")
@@ -176,6 +181,9 @@ def _cortex_tree(cortex) -> dict:
     if isinstance(cortex, LocalizedCortex):  # fixed by (units, field, k, seed): the ES's genome is enough
         return {"type": "localized", "field": int(cortex.params.field), "k": float(cortex.params.k),
                 "history": cortex.history, "wall_time_s": cortex.wall_time_s}
+    if isinstance(cortex, PatchCortex):  # the centres are the run file's cortex_centres
+        return {"type": "patch", "history": cortex.history, "patches": int(cortex.patches),
+                "wall_time_s": cortex.wall_time_s}
     if not isinstance(cortex.net, Network):  # a model of another shape: trained again on resume
         return {"type": "retrain"}
     return {"type": "network", "rule": cortex.rule, "history": cortex.history, "wall_time_s": cortex.wall_time_s}
@@ -192,6 +200,14 @@ def _restore_cortex(cfg: ContinualConfig, tree: dict, weights: dict, n_in: int, 
             raise RunFileError(f"run file {path}: its localized cortex weights differ from the ones its genome "
                                "rebuilds (written by other code); start the run again with --overwrite")
         return cortex
+    if tree["type"] == "patch":
+        if cfg.patch is None or "centres" not in saved:
+            raise RunFileError(f"run file {path}: it holds no patch cortex for this definition; start the run again with --overwrite")
+        try:
+            return PatchCortex(cfg.patch, saved["centres"], classes, list(tree["history"]),
+                               float(tree["wall_time_s"]), int(tree["patches"]))
+        except ConfigError as exc:
+            raise RunFileError(f"run file {path}: its patch cortex does not fit this definition ({exc})") from None
     if tree["type"] != "network":
         return None
     c = cfg.cortex
@@ -236,7 +252,7 @@ def _restore_learner(learner, tree: dict, weights: dict, path) -> None:
 def _check_rules(cfg: ContinualConfig, n_in: int) -> None:
     """Build the cortex's and the slow learner's rules once, so their one-line errors (e.g. a
     backend that does not fit the network) come before the run file is created."""
-    if cfg.cortex is not None and cfg.localized is None and cfg.cortex.rule != "none":
+    if cfg.cortex is not None and cfg.localized is None and cfg.patch is None and cfg.cortex.rule != "none":
         c = cfg.cortex
         rule_cls = get_rule(c.rule)
         arch = Architecture(n_in=n_in, hidden=c.hidden, n_out=10, activation=c.activation, k=c.k)
@@ -302,15 +318,18 @@ def run_continual(cfg: ContinualConfig, dataset: Dataset, *, out: str | None = N
         tasks_arr[i, : len(t)] = t
     summary = {"name": cfg.name, "system": cfg.system, "tasks": tasks, "evaluated_on": y_split,
                "train_images": 0, "eval_images": int(len(y_test))}
-    cortex: Cortex | LocalizedCortex | None = None
+    cortex: Cortex | LocalizedCortex | PatchCortex | None = None
     learner = rule = net = slow_state = None
 
     def arrays():
         out_ = {"accuracy_matrix_class": (A["class"], ""), "accuracy_matrix_task": (A["task"], ""),
                 "forgetting_class": (forgetting(A["class"]), ""), "forgetting_task": (forgetting(A["task"]), ""),
                 "tasks": (tasks_arr, "")}
-        if cortex is not None and cortex.history and cfg.localized is None:
+        if cortex is not None and cortex.history and cfg.localized is None and cfg.patch is None:
             out_["cortex_train_accuracy"] = (np.array([h["train_accuracy"] for h in cortex.history]), "")
+        if cfg.patch is not None and cortex.history:
+            out_["cortex_wta_objective"] = (np.array([h["objective"] for h in cortex.history]),
+                                            "mean winning cosine per WTA Hebbian pass")
         if cfg.localized is not None and cortex.history:
             out_["cortex_es_fitness"] = (np.array([h["fitness"] for h in cortex.history]), "probe accuracy per generation")
         return out_
@@ -348,9 +367,12 @@ def run_continual(cfg: ContinualConfig, dataset: Dataset, *, out: str | None = N
         # phase 1: the slow cortex (frozen afterwards); a resumed run rebuilds it from the file
         if saved is not None and saved[1].get("cortex") is not None:
             cortex = _restore_cortex(cfg, saved[1]["cortex"], writer.weights, n_in, writer.path)
-        if cortex is None and cfg.localized is not None:
+        if cortex is None and (cfg.localized is not None or cfg.patch is not None):
             xs, ys = subset(x_train, y_train, cfg.cortex.classes, cfg.cortex.train_limit)
-            cortex = shape_localized(cfg.localized, xs, ys, cfg.cortex.classes, seed=pr.seed, log=log)
+            if cfg.patch is not None:
+                cortex = shape_patch(cfg.patch, xs, ys, cfg.cortex.classes, seed=pr.seed, log=log)
+            else:
+                cortex = shape_localized(cfg.localized, xs, ys, cfg.cortex.classes, seed=pr.seed, log=log)
             if writer is not None and not done:
                 writer.save_state(weights=weights(), arrays=arrays(), learner_state=learner_state(0),
                                   wall_time_s=time.perf_counter() - t_run)
