@@ -24,7 +24,7 @@ def old_shape(raw: dict) -> dict:
     raw = copy.deepcopy(raw)
     for section in ("cortex", "slow"):
         table = raw.get(section)
-        if table is None or "localized" in table:  # a localized cortex has one shape only
+        if table is None or "localized" in table or "patch" in table:  # a localized or patch cortex has one shape only
             continue
         table.update(table.pop("network", {}))
         rule = table.pop("rule")
@@ -46,7 +46,7 @@ def test_continual_definitions_are_in_the_new_shape_and_parse_like_the_old(path)
             table = raw[section]
             assert "params" not in table and not {"rule", "hidden", "activation", "k"} & {
                 k for k, v in table.items() if not isinstance(v, dict)}, f"{path.name} [{section}] is in the old shape"
-            if "localized" not in table:  # a localized cortex has [cortex.localized] instead of a rule
+            if "localized" not in table and "patch" not in table:  # [cortex.localized] / [cortex.patch] instead of a rule
                 assert isinstance(table["rule"], dict) and "name" in table["rule"]
     new = parse_continual(raw, path.stem)
     old = parse_continual(old_shape(raw), path.stem)
