@@ -15,7 +15,8 @@ A key already there is not scored again, unless ``--update`` is given after more
 added (more seeds, or more variants). Then the choice is made again on validation, over all
 runs now there, and
 - if the chosen variant is the one stored, only its seeds not yet scored are scored and added
-  (``additions`` records which seeds were added when, with the validation means then);
+  (``additions`` records which seeds were added when, with the validation means then; an
+  addition without seeds records that the choice was checked again after runs of other variants);
 - if the choice changed, the new choice is stored with its seeds' test scores and the earlier
   entry is kept, whole, under ``superseded`` (still shown in ``table.md``).
 A (variant, seed) whose test score is stored (also in a superseded entry) is never scored again:
@@ -144,8 +145,8 @@ def main(argv=None) -> int:
 
     todo = to_score(previous, chosen, by_variant[chosen])
     if previous is not None and previous["chosen_variant"] == chosen and not todo:
-        print("same choice as stored and no new seed: nothing to score")
-        return 1
+        # more runs of other variants: the choice is checked again and its validation means stored
+        print("same choice as stored and no new seed of it: nothing to score; the validation means are updated")
     scored = {}
     if todo:
         print("now reading the test set for seeds " + ", ".join(str(r["seed"]) for r in todo))

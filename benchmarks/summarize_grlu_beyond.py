@@ -28,12 +28,24 @@ DIRS = ["/work/runs/grlu/beyond", "/work/runs/grlu/tune", "/work/runs/grlu/philo
 def variant(rule: dict, network: dict | None = None) -> str:
     name = "input noise" if rule.get("noise_at") == "input" else "published (output noise)"
     if rule.get("decorrelate", "none") != "none":
-        name += f" + decorrelation (lr {rule['decorrelate_lr']:g})"
+        name += f" + decorrelation (lr {rule['decorrelate_lr']:g}, block {decorrelate_block(rule, network)})"
     if rule.get("rng", "numpy") != "numpy":
         name += f", {rule['rng']} noise"
     if network is not None and len(network.get("hidden", [256])) > 1:
         name += ", readout skip" if network.get("skip") == "readout" else ", no skip"
     return name
+
+
+def decorrelate_block(rule: dict, network: dict | None) -> int:
+    """Examples per step of the decorrelation matrix: ``rule.decorrelate_block``, or, for runs made
+    before that key (2ec4f11), the GRLU compute chunk in which R stepped once (985 / 61 / 7
+    examples at 1 / 16 / 128 pairs on 784-256-10 ReLU)."""
+    if "decorrelate_block" in rule:
+        return int(rule["decorrelate_block"])
+    network = network or {}
+    hidden = network.get("hidden", [256])
+    per_example = rule["pairs"] * (sum(hidden) * (2 if network.get("activation", "relu") == "topk" else 1) + 10)
+    return min(max(1, (1 << 18) // per_example), 1024)
 
 
 def network_name(r: dict) -> str:
@@ -56,6 +68,7 @@ def read(path: Path) -> dict | None:
             "rule": cfg["rule"],
             "hidden": list(cfg["network"]["hidden"]),
             "skip": cfg["network"].get("skip", "none"),
+            "activation": cfg["network"].get("activation", "relu"),
             "epochs": int(f.attrs["epochs_completed"]),
             "train_images": int(cfg["data"].get("train_limit") or 60000) - int(cfg["data"]["validation"]),
             "validation_images": int(cfg["data"]["validation"]),
@@ -87,6 +100,9 @@ def main(argv: list[str]) -> int:
         for r in json.loads((OUT / "runs.json").read_text()):
             if (Path(r["dir"]).name, r["file"]) not in have:
                 runs.append(r)
+    for r in runs:  # names made again from the stored settings (stored records carry an older name)
+        r["variant"] = variant(r["rule"], {"hidden": r.get("hidden", [256]), "skip": r.get("skip", "none"),
+                                           "activation": r.get("activation", "relu")})
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "runs.json").write_text(json.dumps(runs, indent=1))
     lines = [
