@@ -15,6 +15,9 @@ weights) to ``--runs`` (outside git). ``table`` writes ``OUT/table.md`` from the
     # spiking hippocampus during the first presentations of a new class
     python benchmarks/cls_two_systems.py figures --out benchmarks/results/cls/two-systems/test
     python benchmarks/cls_two_systems.py raster --out benchmarks/results/cls/two-systems
+    # issue 15's cortex goal: does a row beat others by more than the seed spread (class-IL, 1-, 5-shot)?
+    python benchmarks/cls_two_systems.py goal --out benchmarks/results/cls/two-systems/test \
+      --model cls-patch-shaped04-prototype --against cls-hippocampus-pixels cls-patch-untrained-prototype
 
 ``--set`` adds overrides to every row (e.g. ``protocol.train_limit_per_task=2000`` for a
 smaller run; the JSON records them); ``--rows`` picks rows by name.
@@ -109,6 +112,51 @@ def table(out: Path) -> str:
                      f"{speed} | {rs[0]['uses']} |")
     text = "\n".join(lines) + "\n"
     (out / "table.md").write_text(text)
+    return text
+
+
+def goal(out: Path, row: str, against: list[str], first_draw: bool = False) -> str:
+    """Issue 15's cortex goal on the JSON rows of ``out``: does ``row`` beat each row of ``against``
+    by more than the seed-to-seed spread, for class-IL, 1-shot and 5-shot? Per seed a row's value
+    is its class-IL accuracy or the mean of its few-shot draws; the spread is the larger sample sd
+    (over seeds) of the two rows; the paired difference (same seeds, hence the same few-shot draws
+    where both rows drew the same shots) is listed beside it. ``first_draw``: every row's first
+    few-shot draw only (the same images for every row of a seed, whatever its number of draws).
+    Writes ``out/goal-ROW.md`` (``goal-ROW-first-draw.md``)."""
+    rows: dict[str, dict[int, dict]] = {}
+    for f in sorted(out.glob("*-seed*.json")):
+        r = json.loads(f.read_text())
+        rows.setdefault(r["name"], {})[r["seed"]] = r
+
+    def value(r, metric):
+        if metric == "class-IL":
+            return 100 * r["class_il"]
+        n = int(metric.split("-")[0])
+        if not r["fewshot_accuracy"]:
+            return None
+        return 100 * (r["fewshot_draws"][0] if first_draw else r["fewshot_accuracy"])[r["fewshot_shots"].index(n)]
+
+    lines = [f"Goal check: {row} against {', '.join(against)} ({out}); per seed: class-IL, or "
+             + ("the seed's first few-shot draw (the same images for every row)" if first_draw else
+                "the mean of the seed's few-shot draws") + "; spread = the larger sample sd over seeds of the two rows.", "",
+             "| against | metric | seeds | row % | other % | difference | spread | paired difference (mean ± sd over seeds) | beats by more than the spread |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for other in against:
+        seeds = sorted(set(rows.get(row, {})) & set(rows.get(other, {})))
+        for metric in ("class-IL", "1-shot", "5-shot"):
+            a = [value(rows[row][s], metric) for s in seeds]
+            b = [value(rows[other][s], metric) for s in seeds]
+            if len(seeds) < 2 or None in a or None in b:
+                lines.append(f"| {other} | {metric} | {seeds} | – | – | – | – | – | not measured (needs 2+ common seeds) |")
+                continue
+            sa, sb = np.std(a, ddof=1), np.std(b, ddof=1)
+            d, spread = np.mean(a) - np.mean(b), max(sa, sb)
+            pd = np.subtract(a, b)
+            lines.append(f"| {other} | {metric} | {seeds} | {np.mean(a):.2f} ± {sa:.2f} | {np.mean(b):.2f} ± {sb:.2f} | "
+                         f"{d:+.2f} | {spread:.2f} | {pd.mean():+.2f} ± {np.std(pd, ddof=1):.2f} | "
+                         f"{'**yes**' if d > spread else 'no'} |")
+    text = "\n".join(lines) + "\n"
+    (out / f"goal-{row}{'-first-draw' if first_draw else ''}.md").write_text(text)
     return text
 
 
@@ -216,8 +264,11 @@ def raster(out: Path, model: str = "cls-hippocampus-pixels-spiking-label", old_i
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=("run", "table", "figures", "raster"))
-    ap.add_argument("--model", default="cls-hippocampus-pixels-spiking-label", help="raster: the definition")
+    ap.add_argument("what", choices=("run", "table", "figures", "raster", "goal"))
+    ap.add_argument("--model", default="cls-hippocampus-pixels-spiking-label", help="raster: the definition; goal: the row checked")
+    ap.add_argument("--against", nargs="+", default=["cls-hippocampus-pixels", "cls-patch-untrained-prototype"],
+                    help="goal: the rows --model must beat by more than the seed spread")
+    ap.add_argument("--first-draw", action="store_true", help="goal: compare every row's first few-shot draw only")
     ap.add_argument("--split", choices=("validation", "test"), default="validation")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1])
     ap.add_argument("--rows", nargs="+", default=ROWS, help="definitions to run (default: all rows)")
@@ -235,6 +286,8 @@ def main(argv=None) -> int:
                 print(table(a.out), flush=True)
     elif a.what == "table":
         print(table(a.out))
+    elif a.what == "goal":
+        print(goal(a.out, a.model, a.against, a.first_draw))
     elif a.what == "figures":
         print(*figures(a.out), sep="\n")
     else:
