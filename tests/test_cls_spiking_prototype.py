@@ -5,7 +5,8 @@
   mechanism off) the old classes are forgotten — the lock-out mechanism is what protects them.
 * Each plasticity equation against its closed form: recruitment stores ``w = d x̂``, the second
   rewarded win moves ``w`` by ``(x̂ − w) d / 2``, a written dip by ``η d (x̂ − w)``, and the
-  expected reward follows ``E ← E + alpha (R − E)``.
+  expected reward follows ``E ← E + alpha (R − E)``; with ``dopamine_gain = "gate"`` the unit
+  keeps the running mean of the inputs it won.
 * The race: the first spike is the unit of largest cosine with the input.
 * Bad parameters give one-line errors.
 """
@@ -114,6 +115,21 @@ def test_plasticity_closed_forms():
     w3 = np.clip(w2 + 0.5 * (0 - E2) * (codes[2] - w2), 0, 1)
     np.testing.assert_allclose(h.W[0], w3, atol=1e-6)
     assert h.wins[0] == 2 and h.wins[1] == 1  # class 1's unit was recruited after the dip
+
+
+def test_gated_dopamine_keeps_the_running_mean():
+    """dopamine_gain = 'gate': a rewarded spike stores the input whole (w = x̂) and the second
+    rewarded win moves w by (x̂ − w)/2, whatever the expected reward: the running mean."""
+    h = net(units_per_class=1, alpha=0.5, teacher="reward", recruit=0.2, recruit_jitter=0.0, dopamine_gain="gate")
+    x, _ = toy(2, [0], 7)
+    codes = h.code(x) / np.sqrt(h.K)
+    h.fit_online(x[:1], np.array([0]))
+    W = h.W
+    np.testing.assert_allclose(W[0], codes[0], atol=1e-6)
+    h.fit_online(x[1:2], np.array([0]))
+    np.testing.assert_allclose(h.W[0], np.clip(W[0] + (codes[1] - W[0]) / 2, 0, 1), atol=1e-6)
+    assert h.wins[0] == 2
+    np.testing.assert_allclose(h.W[0], codes.mean(axis=0), atol=1e-6)
 
 
 def test_first_spike_is_the_best_cosine():

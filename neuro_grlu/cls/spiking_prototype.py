@@ -55,6 +55,10 @@ Plasticity: STDP eligibility × dopamine (on the spiking unit's synapses)
 
     ``wins_j`` = the unit's rewarded wins so far (metaplasticity: a running mean, so the first
     rewarded spike of an unused unit stores the input, ``w_j = d x̂``, one-shot).
+    ``dopamine_gain = "gate"`` instead lets a positive ``d`` gate the whole step,
+    ``w_ij ← clip(w_ij + η_j c_ij, 0, 1)`` for ``d > 0``: the unit keeps the running mean of the
+    inputs it won (with ``"rpe"``, the default, the step shrinks as the unit's expected reward
+    ``E_j`` approaches 1, so a reliable unit stops following its inputs).
     Dopamine dips (``d < 0``) are written only with ``dips = "depress"`` (``η = dip_rate``,
     constant, as in reward-modulated STDP); with
     ``dips = "lockout"`` a dip silences the wrong population for the rest of the presentation
@@ -97,6 +101,7 @@ class SpikingPrototypeParams(ParamSet):
     dip_rate: float = param(0.5, low=0.0, high=1.0, doc="learning rate of a written dip (dips = 'depress'; a constant, as in reward-modulated STDP)")
     retry: bool = param(True, doc="after a wrong spike the race continues (the wrong class is silenced); false: any spike ends the trial")
     alpha: float = param(0.05, low=0.0, low_open=True, high=1.0, doc="rate of each unit's expected reward E_j")
+    dopamine_gain: str = param("rpe", choices=("rpe", "gate"), doc="how a dopamine burst (d > 0) scales the running-mean step: 'rpe' by d = R - E_j (small once the unit is reliable); 'gate' not at all (d > 0 gates the step eta (x - w))")
     theta_high: float = param(1.0, low=0.0, low_open=True, doc="threshold (cosine) at the first race step")
     theta_low: float = param(0.0, low=0.0, doc="threshold (cosine) the ramp falls towards: the last race step is one step, (theta_high - theta_low) / race_steps, above it")
     race_steps: int = param(50, low=1, doc="steps over which the threshold falls; a presentation is race_steps + 1 steps")
@@ -281,7 +286,7 @@ class SpikingPrototype:
                              race_steps=float(p.race_steps), th_hi=p.theta_high, th_lo=p.theta_low,
                              xs=1.0 / np.sqrt(self.K), rho=p.recruit, jitter=p.recruit_jitter, alpha=p.alpha,
                              slot_dur=self._slot, depress=float(p.dips == "depress"), dip_rate=p.dip_rate, retry=float(p.retry),
-                             teach=float(p.teacher == "label"))
+                             teach=float(p.teacher == "label"), rpe_gain=float(p.dopamine_gain == "rpe"))
         phase = "(timestep(t - t_block, dt) % slot_steps)"
         self._inp = inp = b2.SpikeGeneratorGroup(N, np.zeros(0, int), np.zeros(0) * ms, clock=clock, name="proto_input")
         eqs = f"""
@@ -312,8 +317,8 @@ class SpikingPrototype:
                           on_post="""
                           x_pre_trace = xs*int(t - tpre < slot_dur)
                           dop = plastic*(tgt_post - E_post)
-                          eta = int(dop > 0)/(wins_post + 1) + depress*dip_rate*int(dop < 0)
-                          w_new = clip(w + eta*dop*(x_pre_trace - w), 0, 1)
+                          step = int(dop > 0)/(wins_post + 1)*(rpe_gain*dop + 1 - rpe_gain) + depress*dip_rate*int(dop < 0)*dop
+                          w_new = clip(w + step*(x_pre_trace - w), 0, 1)
                           wn2_post += w_new**2 - w**2
                           w = w_new
                           """)
