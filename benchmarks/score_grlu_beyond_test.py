@@ -128,7 +128,7 @@ def main(argv=None) -> int:
     if stored_runs.exists():
         runs += [r for r in json.loads(stored_runs.read_text())
                  if Path(r["dir"]).name == set_name and r["file"] not in have]
-    runs = [r for r in runs if r["pairs"] == args.pairs and r["epochs"] == args.epochs
+    runs = [r for r in runs if r.get("complete", True) and r["pairs"] == args.pairs and r["epochs"] == args.epochs
             and r["train_images"] == 50000 and not r["test_scored"]]
     by_variant: dict[str, list] = {}
     for r in runs:

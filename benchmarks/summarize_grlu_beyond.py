@@ -3,7 +3,8 @@
     python benchmarks/summarize_grlu_beyond.py [RUN_DIR ...]
         (default /work/runs/grlu/beyond /work/runs/grlu/tune /work/runs/grlu/philox /work/runs/grlu/deep)
 
-Reads every run file (``*.h5``) in the directories, and writes ``runs.json`` (configuration,
+Reads every run file (``*.h5``) in the directories (a run stopped early is listed with its
+finished epochs, marked, and left out of the means), and writes ``runs.json`` (configuration,
 validation accuracy per epoch, per-layer alignment per epoch, speed) and ``table.md``. Only
 validation accuracy is reported: the runs never read the test images (``data.score_test = false``).
 The directory's name is the run's set (``beyond``, ``tune``, ``philox``, ``deep``); the test scores
@@ -53,9 +54,12 @@ def network_name(r: dict) -> str:
     return "-".join(str(n) for n in [784, *r.get("hidden", [256]), 10])
 
 
-def read(path: Path) -> dict | None:
+def read(path: Path, incomplete: bool = False) -> dict | None:
+    """The run's record; ``None`` for a run not complete, unless ``incomplete`` (a run stopped
+    early: its record has ``"complete": False`` and only its finished epochs)."""
     with h5py.File(path, "r") as f:
-        if f.attrs.get("status") != "complete":
+        complete = f.attrs.get("status") == "complete"
+        if not complete and not (incomplete and int(f.attrs.get("epochs_completed", 0)) > 0):
             return None
         cfg = json.loads(f.attrs["config_json"])
         m = f["metrics"]
@@ -78,6 +82,8 @@ def read(path: Path) -> dict | None:
             "alignment_deg": {k[len("alignment_deg_"):]: [float(v) for v in m[k][()]] for k in layers},
             "samples_per_second": [float(v) for v in m["samples_per_second"][()]],
             "test_scored": bool(np.isfinite(m["test_accuracy"][()]).any()),
+            "complete": complete,
+            "epochs_planned": int(f.attrs.get("epochs_planned", f.attrs["epochs_completed"])),
         }
 
 
@@ -87,7 +93,7 @@ def main(argv: list[str]) -> int:
     for d in dirs:
         for p in sorted(d.glob("*.h5")):
             try:
-                r = read(p)
+                r = read(p, incomplete=True)
             except OSError as exc:  # a run still being written (HDF5 file lock)
                 print(f"skipped {p}: {exc}", file=sys.stderr)
                 continue
@@ -118,10 +124,13 @@ def main(argv: list[str]) -> int:
     for r in sorted(runs, key=lambda r: (set_key(Path(r["dir"]).name), network_name(r), r["pairs"], r["variant"], r["seed"])):
         acc = " → ".join(f"{100 * v:.2f}" for v in r["validation_accuracy"])
         al = ", ".join(f"{v[0]:.0f}° → {v[-1]:.0f}°" for v in r["alignment_deg"].values())
+        stopped = "" if r.get("complete", True) else f" (stopped: {r['epochs']} of {r['epochs_planned']} epochs)"
         lines.append(f"| {Path(r['dir']).name} | {network_name(r)} | {r['pairs']} | {r['variant']} | {r['seed']} "
-                     f"| {r['train_images']:,} × {r['epochs']} | {acc} | {al} | {np.median(r['samples_per_second']):,.0f} |")
+                     f"| {r['train_images']:,} × {r['epochs']}{stopped} | {acc} | {al} | {np.median(r['samples_per_second']):,.0f} |")
     groups: dict = {}
     for r in runs:
+        if not r.get("complete", True):
+            continue  # a run stopped early is listed above, not averaged
         groups.setdefault((set_key(Path(r["dir"]).name), network_name(r), r["pairs"], r["variant"], r["train_images"],
                            r["epochs"]), []).append(r)
     lines += ["", "Final validation accuracy over seeds (mean ± standard deviation, n seeds):", "",
