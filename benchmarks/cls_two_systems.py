@@ -44,7 +44,7 @@ CORTEX = ["cls-hippocampus-pixels", "cls-random-dense-prototype", "cls-localized
 PATCH = ["cls-patch-untrained-prototype", "cls-patch-shaped04-prototype", "cls-patch-shaped09-prototype",
          "cls-patch-shaped04-spiking-label"]
 # issue 15's one-pass goal: all ten digits in one task, one pass over the 50,000 training images
-ONEPASS = ["cls-onepass-spiking-label"]
+ONEPASS = ["cls-onepass-spiking-label", "cls-onepass-patch-spiking-label"]
 ROWS = SPIKING + RATE + CORTEX + PATCH + ONEPASS
 
 
