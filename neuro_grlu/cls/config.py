@@ -189,6 +189,19 @@ def _check_memory(system, section: str) -> None:
     check_rate_memory(arch, system.rule, dict(system.params or {}), system.batch_size, what=section)
 
 
+def _front_end(table: dict, key: str, params_cls, keys: str):
+    """The parameters of a fixed front end ``[cortex.<key>]`` (localized or patch), popped from
+    the ``[cortex]`` table, which then keeps only classes/train_limit and gets ``rule = "none"``."""
+    sub = table.pop(key)
+    if not isinstance(sub, dict):
+        raise ConfigError(f"[cortex.{key}] must be a table ({keys})")
+    clash = sorted(set(table) & {"network", "rule", "params", "epochs", "batch_size", *_NETWORK_KEYS})
+    if clash:
+        raise ConfigError(f"a {key} cortex takes [cortex] classes/train_limit and [cortex.{key}]; remove {', '.join(clash)}")
+    table["rule"] = "none"
+    return from_dict(params_cls, sub, f"cortex.{key}")
+
+
 def parse_continual(raw: dict[str, Any], name: str = "custom") -> ContinualConfig:
     """Validate a ``kind = "continual"`` definition (the parsed TOML)."""
     kind = raw.get("kind", "rate")
@@ -221,24 +234,10 @@ def parse_continual(raw: dict[str, Any], name: str = "custom") -> ContinualConfi
         if "localized" in table and "patch" in table:
             raise ConfigError("[cortex] takes one of [cortex.localized] and [cortex.patch], not both")
         if "localized" in table:  # a localized cortex: [cortex.localized], no network or rule of its own
-            loc = table.pop("localized")
-            if not isinstance(loc, dict):
-                raise ConfigError("[cortex.localized] must be a table (units, field, k, seed, shape, ...)")
-            clash = sorted(set(table) & {"network", "rule", "params", "epochs", "batch_size", *_NETWORK_KEYS})
-            if clash:
-                raise ConfigError(f"a localized cortex takes [cortex] classes/train_limit and [cortex.localized]; remove {', '.join(clash)}")
-            localized = from_dict(LocalizedParams, loc, "cortex.localized")
-            table["rule"] = "none"
+            localized = _front_end(table, "localized", LocalizedParams, "units, field, k, seed, shape, ...")
         if "patch" in table:  # a patch cortex: [cortex.patch], shaped by its own WTA Hebbian rule
-            pt = table.pop("patch")
-            if not isinstance(pt, dict):
-                raise ConfigError("[cortex.patch] must be a table (centres, patch, pool, shape, ...)")
-            clash = sorted(set(table) & {"network", "rule", "params", "epochs", "batch_size", *_NETWORK_KEYS})
-            if clash:
-                raise ConfigError(f"a patch cortex takes [cortex] classes/train_limit and [cortex.patch]; remove {', '.join(clash)}")
-            patch = from_dict(PatchParams, pt, "cortex.patch")
+            patch = _front_end(table, "patch", PatchParams, "centres, patch, pool, shape, ...")
             check_patch_params(patch)
-            table["rule"] = "none"
         cortex = _rate_system(CortexParams, table, "cortex", "grlu")
         check_classes(cortex.classes, "cortex.classes", allow_empty=cortex.rule == "none" and patch is None)
         _check_memory(cortex, "cortex")
