@@ -36,15 +36,17 @@ from pathlib import Path
 import numpy as np
 
 SPIKING = ["cls-hippocampus-pixels-spiking-label", "cls-hippocampus-pixels-spiking-reward",
+           "cls-hippocampus-pixels-spiking-label-gate", "cls-hippocampus-pixels-spiking-reward-gate",
            "cls-cortex-grlu-hippocampus-spiking-label", "cls-cortex-grlu-hippocampus-spiking-reward"]
 RATE = ["cls-hippocampus-pixels-prototype-dentate"]
 CORTEX = ["cls-hippocampus-pixels", "cls-random-dense-prototype", "cls-localized-untrained-prototype",
           "cls-localized-shaped04-prototype", "cls-cortex-grlu-hippocampus", "cls-localized-shaped09-prototype"]
 # the patch cortex (WTA Hebbian filters shaped on 0-4) and its untrained control, rate and spiking hippocampus
 PATCH = ["cls-patch-untrained-prototype", "cls-patch-shaped04-prototype", "cls-patch-shaped09-prototype",
-         "cls-patch-shaped04-spiking-label", "cls-patch-shaped04-spiking-label-gate"]
+         "cls-patch-shaped04-spiking-label", "cls-patch-shaped04-spiking-label-gate",
+         "cls-patch-untrained-spiking-label-gate"]
 # issue 15's one-pass goal: all ten digits in one task, one pass over the 50,000 training images
-ONEPASS = ["cls-onepass-spiking-label", "cls-onepass-patch-spiking-label"]
+ONEPASS = ["cls-onepass-spiking-label", "cls-onepass-patch-spiking-label", "cls-onepass-patch-spiking-label-gate"]
 ROWS = SPIKING + RATE + CORTEX + PATCH + ONEPASS
 
 
