@@ -42,7 +42,7 @@ RATE = ["cls-hippocampus-pixels-prototype-dentate"]
 CORTEX = ["cls-hippocampus-pixels", "cls-random-dense-prototype", "cls-localized-untrained-prototype",
           "cls-localized-shaped04-prototype", "cls-cortex-grlu-hippocampus", "cls-localized-shaped09-prototype"]
 # the patch cortex (WTA Hebbian filters shaped on 0-4) and its untrained control, rate and spiking hippocampus
-PATCH = ["cls-patch-untrained-prototype", "cls-patch-shaped04-prototype", "cls-patch-shaped09-prototype",
+PATCH = ["cls-patch-random-prototype", "cls-patch-untrained-prototype", "cls-patch-shaped04-prototype", "cls-patch-shaped09-prototype",
          "cls-patch-shaped04-spiking-label", "cls-patch-shaped04-spiking-label-gate",
          "cls-patch-untrained-spiking-label-gate"]
 # issue 15's one-pass goal: all ten digits in one task, one pass over the 50,000 training images
@@ -176,14 +176,22 @@ def figures(out: Path) -> list[Path]:
         rows.setdefault(r["name"], []).append(r)
     names = [n for n in ROWS if n in rows]
     made = []
-    fig, axes = plt.subplots(1, len(names), figsize=(2.6 * len(names), 2.8), squeeze=False)
-    for ax, name in zip(axes[0], names):
+    # one panel per row with more than one task (the one-pass rows have a single number), 6 per line
+    split = [n for n in names if len(rows[n][0]["accuracy_matrix_class"]) > 1]
+    ncols = min(6, len(split))
+    nrows = -(-len(split) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.3 * ncols, 2.5 * nrows), squeeze=False)
+    for ax in axes.flat[len(split):]:
+        ax.axis("off")
+    for ax, name in zip(axes.flat, split):
         A = np.nanmean([np.array(r["accuracy_matrix_class"], dtype=float) for r in rows[name]], axis=0)
+        A[np.triu_indices_from(A, 1)] = np.nan  # tasks not learnt yet: blank for every row
         ax.imshow(A, vmin=0, vmax=1, cmap="viridis")
         for (i, j), v in np.ndenumerate(A):
             if j <= i:
                 ax.text(j, i, f"{100 * v:.0f}", ha="center", va="center", fontsize=6, color="w" if v < 0.6 else "k")
-        ax.set_title(name.replace("cls-", "").replace("-hippocampus", "\n"), fontsize=6)
+        ax.set_title(name.replace("cls-", "").replace("-hippocampus", "\n").replace("-prototype", "\nprototype")
+                     .replace("-spiking", "\nspiking") + f" ({len(rows[name])} seeds)", fontsize=6)
         ax.set_xlabel("task", fontsize=6)
         ax.set_ylabel("after stage", fontsize=6)
         ax.tick_params(labelsize=6)
@@ -193,21 +201,26 @@ def figures(out: Path) -> list[Path]:
     plt.close(fig)
     made.append(path)
     fs = [n for n in names if rows[n][0]["fewshot_accuracy"]]
-    if fs:
-        fig, ax = plt.subplots(figsize=(6, 3))
-        for name in fs:
-            shots = rows[name][0]["fewshot_shots"]
-            acc = np.array([r["fewshot_accuracy"] for r in rows[name]], dtype=float)
-            ax.errorbar(shots, 100 * acc.mean(axis=0), yerr=100 * acc.std(axis=0), marker="o", capsize=2,
-                        label=name.replace("cls-", ""))
-        ax.axhline(20, color="grey", lw=0.5)
-        ax.set_xscale("log")
-        ax.set_xlabel("examples per new class (5-way, digits 5-9)")
-        ax.set_ylabel("accuracy %")
-        ax.legend(fontsize=5)
+    if fs:  # 1- and 5-shot accuracy per row (mean and sd over seeds), with section 2's goals
+        fig, ax = plt.subplots(figsize=(6.5, 0.28 * len(fs) + 1.2))
+        for k, (shot, goal, colour) in enumerate([(1, 60, "tab:blue"), (5, 80, "tab:orange")]):
+            mean, sd = [], []
+            for name in fs:
+                col = rows[name][0]["fewshot_shots"].index(shot)
+                acc = 100 * np.array([r["fewshot_accuracy"][col] for r in rows[name]], dtype=float)
+                mean.append(acc.mean())
+                sd.append(acc.std(ddof=1) if len(acc) > 1 else 0.0)
+            ax.barh(np.arange(len(fs)) + 0.2 - 0.4 * k, mean, height=0.38, xerr=sd, color=colour, capsize=2,
+                    label=f"{shot}-shot (goal {goal} %)")
+            ax.axvline(goal, color=colour, ls="--", lw=0.8)
+        ax.set_yticks(np.arange(len(fs)), [f"{n.replace('cls-', '')} ({len(rows[n])})" for n in fs], fontsize=6)
+        ax.invert_yaxis()
+        ax.set_xlim(20, 90)
+        ax.set_xlabel("5-way accuracy on digits 5-9, % (mean ± sd over seeds)")
+        ax.legend(fontsize=6, loc="lower right")
         fig.tight_layout()
         path = out / "fewshot.png"
-        fig.savefig(path, dpi=110)
+        fig.savefig(path, dpi=110, bbox_inches="tight")
         plt.close(fig)
         made.append(path)
     return made

@@ -6,7 +6,8 @@ learner shapes on the cortex's own classes, then frozen.
   the patches it won, a centre that won nothing kept), and the objective never falls;
 * the features against an explicit loop over positions (triangle code, max-pool regions), their
   shape and dtype, uint8 = float input, read-only centres;
-* the untrained control keeps the random patches of the same draw;
+* the untrained control keeps the random patches of the same draw; the random control reads no
+  image (zero-mean, unit-length Gaussian centres, the same whatever the data);
 * bad parameters are one-line errors before any work;
 * a continual run file stores the centres; a run stopped in task 2 and resumed equals the
   uninterrupted one without shaping again; tampered centres are refused.
@@ -136,10 +137,26 @@ def test_untrained_control_keeps_the_random_patches_of_the_same_draw():
     assert not np.allclose(shaped.centres, untrained.centres)
 
 
+def test_random_control_reads_no_image():
+    params = PatchParams(**{**SMALL, "shape": "random"})
+    a = shape_patch(params, _Data().x_train, _Data().y_train, range(10), seed=4)
+    b = shape_patch(params, np.zeros((0, 784), np.uint8), np.zeros(0, int), range(10), seed=4)
+    np.testing.assert_array_equal(a.centres, b.centres)  # the same centres without any data
+    assert a.patches == 0 and a.history == [] and a.centres.shape == (SMALL["centres"], 25)
+    np.testing.assert_allclose(a.centres.sum(axis=1), 0.0, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(a.centres, axis=1), 1.0, atol=1e-5)
+    c = shape_patch(params, np.zeros((0, 784), np.uint8), np.zeros(0, int), range(10), seed=5).centres
+    assert not np.allclose(a.centres, c)  # the protocol seed varies the draw
+    with pytest.raises(ConfigError, match="outside its classes"):  # the class check still holds
+        shape_patch(params, _Data().x_train, _Data().y_train, [0, 1], seed=4)
+    from neuro_grlu.cls.experiment import uses_of  # the tables declare that it used no data
+    assert uses_of(continual({"shape": "random"})) == "cortex: none (Gaussian random filters, no data)"
+
+
 @pytest.mark.parametrize("patch, cortex, message", [
     ({"no_such_key": 1}, {}, "unknown key 'no_such_key'"),
     ({"centres": 0}, {}, "centres must be >= 1"),
-    ({"shape": "kmeans"}, {}, "shape must be one of 'wta-hebbian', 'none'"),
+    ({"shape": "kmeans"}, {}, "shape must be one of 'wta-hebbian', 'none', 'random'"),
     ({"patch": 1}, {}, "patch must be >= 2"),
     ({"patch": 20, "pool": 10}, {}, "pool = 10 is larger than the response map (9 x 9"),
     ({"centres": 400}, {}, "centres = 400 is more than the patches drawn"),

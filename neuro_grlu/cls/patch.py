@@ -30,8 +30,10 @@ each of ``iterations`` passes:
   nothing keeps its weights.
 
 Each pass does not lower the mean winning cosine (the k-means objective on the sphere), recorded
-per pass in ``history``. ``shape = "none"``: the untrained control keeps the ``K`` random
-patches as centres (the same draw, no learning).
+per pass in ``history``. Two untrained controls: ``shape = "none"`` keeps the ``K`` random
+patches as centres (the same draw, no learning; the centres are still copied from the classes'
+images), ``shape = "random"`` draws ``K`` Gaussian centres, zero-mean and unit length, from
+``default_rng([seed, 6, params.seed])`` without reading any image (no data at all).
 
 :func:`shape_patch` is given only the images of ``classes`` (the caller's
 :func:`~neuro_grlu.cls.tasks.subset`); it refuses any other class, and the test suite records
@@ -60,7 +62,7 @@ class PatchParams(ParamSet):
     centres: int = param(64, low=1, high=4096, doc="filters (centres) K; the cortex gives pool*pool*K features")
     patch: int = param(5, low=2, high=SIDE, doc="filter side P (pixels); the response map is (28 - P + 1) squared")
     pool: int = param(2, low=1, high=SIDE, doc="max-pooling grid: pool x pool regions of the response map")
-    shape: str = param("wta-hebbian", choices=("wta-hebbian", "none"), doc="'wta-hebbian': the slow learner shapes the centres on the cortex's classes' patches (no labels); 'none': random patches as centres (untrained control)")
+    shape: str = param("wta-hebbian", choices=("wta-hebbian", "none", "random"), doc="'wta-hebbian': the slow learner shapes the centres on the cortex's classes' patches (no labels); 'none': random patches as centres (untrained control); 'random': Gaussian random centres, no data (untrained control)")
     patch_images: int = param(5000, low=1, doc="images of the cortex's classes the patches are drawn from (all if fewer)")
     patches_per_image: int = param(10, low=1, doc="random patch positions per image (blank ones dropped)")
     iterations: int = param(20, low=1, doc="passes of the WTA Hebbian rule over the patches")
@@ -195,6 +197,11 @@ def shape_patch(params: PatchParams, x: np.ndarray, y: np.ndarray, classes, *, s
                           f"outside its classes {classes}")
     check_patch_params(params)
     t0 = time.perf_counter()
+    if params.shape == "random":  # no data: zero-mean, unit-length Gaussian centres
+        c = np.random.default_rng([seed, 6, params.seed]).standard_normal((params.centres, params.patch ** 2))
+        c -= c.mean(axis=1, keepdims=True)
+        c /= np.linalg.norm(c, axis=1, keepdims=True)
+        return PatchCortex(params, c.astype(np.float32), classes, [], time.perf_counter() - t0, 0)
     rng = np.random.default_rng([seed, 5, params.seed])
     patches = sample_patches(params, x, rng) if len(y) else np.zeros((0, params.patch ** 2), np.float32)
     if len(patches) < params.centres:
