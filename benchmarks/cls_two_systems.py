@@ -44,9 +44,12 @@ CORTEX = ["cls-hippocampus-pixels", "cls-random-dense-prototype", "cls-localized
 # the patch cortex (WTA Hebbian filters shaped on 0-4) and its untrained control, rate and spiking hippocampus
 PATCH = ["cls-patch-random-prototype", "cls-patch-untrained-prototype", "cls-patch-shaped04-prototype", "cls-patch-shaped09-prototype",
          "cls-patch-shaped04-spiking-label", "cls-patch-shaped04-spiking-label-gate",
-         "cls-patch-untrained-spiking-label-gate"]
+         "cls-patch-untrained-spiking-label-gate",
+         # 7 x 7 filters, 128 (session 9, chosen on validation): Gaussian random (no data) and shaped on 0-4
+         "cls-patch7-random-prototype", "cls-patch7-shaped04-prototype", "cls-patch7-random-spiking-label-gate"]
 # issue 15's one-pass goal: all ten digits in one task, one pass over the 50,000 training images
-ONEPASS = ["cls-onepass-spiking-label", "cls-onepass-patch-spiking-label", "cls-onepass-patch-spiking-label-gate"]
+ONEPASS = ["cls-onepass-spiking-label", "cls-onepass-patch-spiking-label", "cls-onepass-patch-spiking-label-gate",
+           "cls-onepass-patch7-random-spiking-label-gate"]
 ROWS = SPIKING + RATE + CORTEX + PATCH + ONEPASS
 
 
