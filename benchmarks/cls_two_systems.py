@@ -31,6 +31,7 @@ import os
 import resource
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -181,36 +182,43 @@ def figures(out: Path) -> list[Path]:
     made = []
     # one panel per row with more than one task (the one-pass rows have a single number), 6 per line
     split = [n for n in names if len(rows[n][0]["accuracy_matrix_class"]) > 1]
-    ncols = min(6, len(split))
-    nrows = -(-len(split) // ncols)
+    ncols = max(1, min(6, len(split)))
+    nrows = max(1, -(-len(split) // ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(2.3 * ncols, 2.5 * nrows), squeeze=False)
     for ax in axes.flat[len(split):]:
         ax.axis("off")
     for ax, name in zip(axes.flat, split):
-        A = np.nanmean([np.array(r["accuracy_matrix_class"], dtype=float) for r in rows[name]], axis=0)
+        with warnings.catch_warnings():  # cells never scored (NaN in every seed) stay NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            A = np.nanmean([np.array(r["accuracy_matrix_class"], dtype=float) for r in rows[name]], axis=0)
         A[np.triu_indices_from(A, 1)] = np.nan  # tasks not learnt yet: blank for every row
         ax.imshow(A, vmin=0, vmax=1, cmap="viridis")
         for (i, j), v in np.ndenumerate(A):
             if j <= i:
                 ax.text(j, i, f"{100 * v:.0f}", ha="center", va="center", fontsize=6, color="w" if v < 0.6 else "k")
         ax.set_title(name.replace("cls-", "").replace("-hippocampus", "\n").replace("-prototype", "\nprototype")
-                     .replace("-spiking", "\nspiking") + f" ({len(rows[name])} seeds)", fontsize=6)
+                     .replace("-spiking", "\nspiking") + f" ({len(rows[name])} seed{'s' * (len(rows[name]) > 1)})",
+                     fontsize=6)
         ax.set_xlabel("task", fontsize=6)
         ax.set_ylabel("after stage", fontsize=6)
         ax.tick_params(labelsize=6)
     fig.tight_layout()
-    path = out / "accuracy-matrices.png"
-    fig.savefig(path, dpi=110)
+    if split:
+        path = out / "accuracy-matrices.png"
+        fig.savefig(path, dpi=110)
+        made.append(path)
     plt.close(fig)
-    made.append(path)
-    fs = [n for n in names if rows[n][0]["fewshot_accuracy"]]
+    def shot_accuracy(r, shot):  # % of one seed's row at `shot` examples per class, None if not measured
+        shots = r.get("fewshot_shots") or []
+        return 100 * r["fewshot_accuracy"][shots.index(shot)] if r.get("fewshot_accuracy") and shot in shots else None
+
+    fs = [n for n in names if all(shot_accuracy(r, s) is not None for r in rows[n] for s in (1, 5))]
     if fs:  # 1- and 5-shot accuracy per row (mean and sd over seeds), with section 2's goals
         fig, ax = plt.subplots(figsize=(6.5, 0.28 * len(fs) + 1.2))
         for k, (shot, goal, colour) in enumerate([(1, 60, "tab:blue"), (5, 80, "tab:orange")]):
             mean, sd = [], []
             for name in fs:
-                col = rows[name][0]["fewshot_shots"].index(shot)
-                acc = 100 * np.array([r["fewshot_accuracy"][col] for r in rows[name]], dtype=float)
+                acc = np.array([shot_accuracy(r, shot) for r in rows[name]], dtype=float)
                 mean.append(acc.mean())
                 sd.append(acc.std(ddof=1) if len(acc) > 1 else 0.0)
             ax.barh(np.arange(len(fs)) + 0.2 - 0.4 * k, mean, height=0.38, xerr=sd, color=colour, capsize=2,
@@ -218,7 +226,7 @@ def figures(out: Path) -> list[Path]:
             ax.axvline(goal, color=colour, ls="--", lw=0.8)
         ax.set_yticks(np.arange(len(fs)), [f"{n.replace('cls-', '')} ({len(rows[n])})" for n in fs], fontsize=6)
         ax.invert_yaxis()
-        ax.set_xlim(20, 90)
+        ax.set_xlim(0, 100)
         ax.set_xlabel("5-way accuracy on digits 5-9, % (mean ± sd over seeds)")
         ax.legend(fontsize=6, loc="lower right")
         fig.tight_layout()

@@ -149,6 +149,8 @@ def test_random_control_reads_no_image():
     assert not np.allclose(a.centres, c)  # the protocol seed varies the draw
     with pytest.raises(ConfigError, match="outside its classes"):  # the class check still holds
         shape_patch(params, _Data().x_train, _Data().y_train, [0, 1], seed=4)
+    many = PatchParams(**{**SMALL, "shape": "random", "centres": 400})  # more centres than patches: none are drawn
+    assert shape_patch(many, np.zeros((0, 784), np.uint8), np.zeros(0, int), range(10)).centres.shape == (400, 25)
     from neuro_grlu.cls.experiment import uses_of  # the tables declare that it used no data
     assert uses_of(continual({"shape": "random"})) == "cortex: none (Gaussian random filters, no data)"
 

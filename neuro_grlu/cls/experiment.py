@@ -114,9 +114,9 @@ def uses_of(cfg: ContinualConfig, learner=None) -> str:
         parts.append("cortex: " + ("none (random local fields)" if cfg.localized.shape == "none"
                                    else "its own classes' images (ES fitness: a prototype probe's accuracy, labels)"))
     elif cfg.patch is not None:
-        parts.append("cortex: " + {"none": "its own classes' images (random patches as filters, no learning, no labels)",
-                                   "random": "none (Gaussian random filters, no data)"}.get(
-            cfg.patch.shape, "its own classes' images (WTA Hebbian on patches, no labels)"))
+        parts.append("cortex: " + {"wta-hebbian": "its own classes' images (WTA Hebbian on patches, no labels)",
+                                   "none": "its own classes' images (random patches as filters, no learning, no labels)",
+                                   "random": "none (Gaussian random filters, no data)"}[cfg.patch.shape])
     elif cfg.cortex is not None:
         c = "none (random)" if cfg.cortex.rule == "none" else ", ".join(get_rule(cfg.cortex.rule).uses)
         parts.append(f"cortex: {c}")

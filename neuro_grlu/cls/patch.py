@@ -75,7 +75,7 @@ def check_patch_params(p: PatchParams, what: str = "cortex.patch") -> None:
     grid = SIDE - p.patch + 1
     if p.pool > grid:
         raise ConfigError(f"{what}.pool = {p.pool} is larger than the response map ({grid} x {grid} for patch = {p.patch})")
-    if p.centres > p.patch_images * p.patches_per_image:
+    if p.shape != "random" and p.centres > p.patch_images * p.patches_per_image:
         raise ConfigError(f"{what}.centres = {p.centres} is more than the patches drawn "
                           f"(patch_images x patches_per_image = {p.patch_images * p.patches_per_image})")
 
@@ -188,7 +188,8 @@ def shape_patch(params: PatchParams, x: np.ndarray, y: np.ndarray, classes, *, s
     which is used for nothing else) — then the frozen :class:`PatchCortex`.
 
     Random streams: ``default_rng([seed, 5, params.seed])`` draws the patches, then the initial
-    centres (``shape = "none"``: these random patches are the centres).
+    centres (``shape = "none"``: these random patches are the centres); ``shape = "random"``:
+    ``default_rng([seed, 6, params.seed])`` draws the Gaussian centres and no patch is drawn.
     """
     classes = sorted(int(c) for c in classes)
     y = np.asarray(y)
