@@ -36,14 +36,10 @@ import numpy as np
 from neuro_grlu.cls.patch import PatchParams, shape_patch
 from neuro_grlu.data import load_mnist
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cls_patch_cortex_probe import ncm_accuracy  # noqa: E402  (the probe's cosine nearest class mean)
+
 NEW = (5, 6, 7, 8, 9)
-
-
-def ncm_accuracy(f, y, f_eval, y_eval, classes):
-    mu = np.stack([f[y == c].mean(0) for c in classes])
-    mu /= np.linalg.norm(mu, axis=1, keepdims=True) + 1e-9
-    pred = np.asarray(classes)[(f_eval @ mu.T).argmax(1)]
-    return float(np.mean(pred == y_eval))
 
 
 def unit(f):
