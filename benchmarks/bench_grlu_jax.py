@@ -178,6 +178,7 @@ def main() -> int:
         return check()
 
     from neuro_grlu.data import load_mnist
+    from neuro_grlu.io import write_record
     from neuro_grlu.train import prepare_inputs
 
     import numba
@@ -206,9 +207,6 @@ def main() -> int:
         "xla_flags": os.environ.get("XLA_FLAGS", ""), "chunk": args.chunk,
         "load_average_start": load_start, "load_average_end": os.getloadavg(), "rows": rows,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(meta, indent=2))
     lines = [
         "# GRLU's published algorithm, jit-compiled with JAX (784-256-10, batch 1, MNIST)",
         "",
@@ -232,7 +230,7 @@ def main() -> int:
         lines.append(f"| {r['activation']} | {r['pairs']} | {r['jax_tiled']:,.0f} | {r['tiled']:,.0f} | {r['philox']:,.0f} "
                      f"| {r['philox2']:,.0f} | {r['jax_tiled'] / r['tiled']:.1f}× | {r['philox'] / r['jax_tiled']:.1f}× "
                      f"| {r['compile_s']:.1f} | {r['load_1min']:.1f} |")
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    write_record(args.out, meta, "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

@@ -29,6 +29,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from neuro_grlu.data import load_mnist  # noqa: E402
+from neuro_grlu.io import write_record  # noqa: E402
 from neuro_grlu.network import Architecture, Network  # noqa: E402
 from neuro_grlu.rules import _grlu_numba as current  # noqa: E402
 from neuro_grlu.rules.grlu import sample_noise  # noqa: E402
@@ -119,10 +120,7 @@ def main() -> int:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.with_suffix(".json").write_text(json.dumps(meta, indent=2))
-        out.with_suffix(".md").write_text(text)
+        write_record(args.out, meta, text)
     return 0
 
 

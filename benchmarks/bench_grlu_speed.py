@@ -34,12 +34,12 @@ import json  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 from neuro_grlu.data import load_mnist  # noqa: E402
+from neuro_grlu.io import write_record  # noqa: E402
 from neuro_grlu.network import Architecture, Network  # noqa: E402
 from neuro_grlu.rules.grlu import GRLU, GRLUParams, NoiseStream  # noqa: E402
 from neuro_grlu.rules.loop import train_chunk  # noqa: E402
@@ -144,9 +144,6 @@ def main() -> int:
         "rows": rows,
         "deep_256_128_readout": deep,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(meta, indent=2))
     lines = [
         "# GRLU training throughput (784-256-10, batch 1, MNIST)",
         "",
@@ -185,7 +182,7 @@ def main() -> int:
     ]
     for r in deep:
         lines.append(f"| {r['pairs']} | {r['tiled']:,.0f} | {r['numpy']:,.0f} | {600000 / r['numpy'] / 60:.0f} min |")
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    write_record(args.out, meta, "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

@@ -22,17 +22,16 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from neuro_grlu.rules.loop import init_learner, train_chunk  # noqa: E402
 from neuro_grlu.config import load_model  # noqa: E402
 from neuro_grlu.data import load_mnist  # noqa: E402
+from neuro_grlu.io import write_record  # noqa: E402
 from neuro_grlu.train import prepare_inputs  # noqa: E402
 
 NOTE = ('Implementations differ: backprop/FA/DFA and rm-hebbian run per example in NumPy (about 30 small array operations per example, so Python overhead dominates at batch 1), while GRLU with one hidden layer runs as a compiled numba kernel. The time column therefore compares these implementations; the pass columns compare the algorithms. ES evaluates 2P = 64 perturbed networks per example (batch 100) and is limited by drawing 2 x 10^5 Gaussian numbers per pair and batch. '
@@ -120,10 +119,7 @@ def main(argv=None) -> int:
               "computed once per example.", "", "GRLU's passes count the + and − run of every pair as full passes; its implementation shares the "
               "first layer across pairs, so its time grows more slowly than its pass count. ES evaluates 2P "
               "perturbed copies of the whole network on every example of its batch.", "", NOTE]
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    out.with_suffix(".json").write_text(json.dumps({"rows": rows, "loadavg": load}, indent=2))
+    write_record(args.out, {"rows": rows, "loadavg": load}, "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

@@ -26,6 +26,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from neuro_grlu.io import write_text_atomic
+
 REPO = Path(__file__).resolve().parent.parent
 SWEEP = """\
 description = "benchmark: 8 short grlu-mnist-pairs1 runs (10,000 images, 2 epochs), one per seed"
@@ -105,8 +107,7 @@ def main() -> int:
         "results": results,
     }
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+    write_text_atomic(out.with_suffix(".json"), json.dumps(record, indent=2) + "\n")
 
     lines = [
         "# Sweep speed-up: 8 short runs on 1 vs 2 local Dask workers",
@@ -148,7 +149,7 @@ def main() -> int:
                   "The speed-up stays below 2× because each worker process starts, imports the package "
                   "and loads MNIST itself, and the local cluster takes a few seconds to start: compare "
                   "the sum of run times with the wall time.", ""]
-    out.with_suffix(".md").write_text("\n".join(lines))
+    write_text_atomic(out.with_suffix(".md"), "\n".join(lines))
     print("\n".join(lines))
     return 0
 

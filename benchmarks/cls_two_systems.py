@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from neuro_grlu.io import write_text_atomic
+
 SPIKING = ["cls-hippocampus-pixels-spiking-label", "cls-hippocampus-pixels-spiking-reward",
            "cls-hippocampus-pixels-spiking-label-gate", "cls-hippocampus-pixels-spiking-reward-gate",
            "cls-cortex-grlu-hippocampus-spiking-label", "cls-cortex-grlu-hippocampus-spiking-reward"]
@@ -86,8 +88,7 @@ def run_row(name: str, seed: int, split: str, sets: list[str], out: Path, runs: 
            "speed": s.get("speed"), "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
            "load_average_at_end": list(os.getloadavg()), "config": cfg.to_dict()}
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{name}-seed{seed}.json").write_text(json.dumps(row, indent=1, default=_jsonable))
+    write_text_atomic(out / f"{name}-seed{seed}.json", json.dumps(row, indent=1, default=_jsonable))
     return row
 
 
@@ -118,7 +119,7 @@ def table(out: Path) -> str:
                      f"{ms([r['class_il'] for r in rs])} | {ms([r['task_il'] for r in rs])} | {shot(1)} | {shot(5)} | "
                      f"{speed} | {rs[0]['uses']} |")
     text = "\n".join(lines) + "\n"
-    (out / "table.md").write_text(text)
+    write_text_atomic(out / "table.md", text)
     return text
 
 
@@ -163,7 +164,7 @@ def goal(out: Path, row: str, against: list[str], first_draw: bool = False) -> s
                          f"{d:+.2f} | {spread:.2f} | {pd.mean():+.2f} ± {np.std(pd, ddof=1):.2f} | "
                          f"{'**yes**' if d > spread else 'no'} |")
     text = "\n".join(lines) + "\n"
-    (out / f"goal-{row}{'-first-draw' if first_draw else ''}.md").write_text(text)
+    write_text_atomic(out / f"goal-{row}{'-first-draw' if first_draw else ''}.md", text)
     return text
 
 
@@ -282,7 +283,7 @@ def raster(out: Path, model: str = "cls-hippocampus-pixels-spiking-label", old_i
     path = out / f"raster-first-new-class-{p.teacher}.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    (out / f"raster-first-new-class-{p.teacher}.json").write_text(json.dumps(
+    write_text_atomic(out / f"raster-first-new-class-{p.teacher}.json", json.dumps(
         {"model": model, "old_images": old_images, "new_images": new_images, "first_spike_right": first.tolist(),
          "spikes_per_presentation": np.bincount(k, minlength=new_images).tolist(),
          "units_of_class_2_used_after": int((h.wins[2 * p.units_per_class : 3 * p.units_per_class] > 0).sum())}, indent=1))

@@ -26,13 +26,13 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from numba import njit  # noqa: E402
 
 from neuro_grlu.data import load_mnist  # noqa: E402
+from neuro_grlu.io import write_record  # noqa: E402
 from neuro_grlu.network import Architecture, Network  # noqa: E402
 from neuro_grlu.rules._grlu_numba import (  # noqa: E402
     _layer_norm_into, _pair_block, _rows_update_forward, train_chunk_1hidden)
@@ -159,10 +159,7 @@ def main() -> int:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.with_suffix(".json").write_text(json.dumps(meta, indent=2))
-        out.with_suffix(".md").write_text(text)
+        write_record(args.out, meta, text)
     return 0
 
 

@@ -176,8 +176,8 @@ def main(argv=None) -> int:
             print(f"  seed {r['seed']}: test {100 * r['test_accuracy']:.2f} % (stored, not scored again)")
     accs = [r["test_accuracy"] for r in entry["runs"]]
     stored[key] = entry
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(stored, indent=1) + "\n")
+    from neuro_grlu.io import write_text_atomic  # a kill while writing keeps the earlier scores
+    write_text_atomic(OUT, json.dumps(stored, indent=1) + "\n")
     sd = entry["test_accuracy_sd"]
     print(f"test accuracy {100 * entry['test_accuracy_mean']:.2f}" + (f" ± {100 * sd:.2f}" if sd is not None else "")
           + f" % over {len(accs)} seed(s) -> {OUT}")

@@ -20,6 +20,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from neuro_grlu.io import write_text_atomic
+
 OUT = Path(__file__).resolve().parent / "results" / "grlu-beyond"
 
 
@@ -109,8 +111,7 @@ def main(argv: list[str]) -> int:
     for r in runs:  # names made again from the stored settings (stored records carry an older name)
         r["variant"] = variant(r["rule"], {"hidden": r.get("hidden", [256]), "skip": r.get("skip", "none"),
                                            "activation": r.get("activation", "relu")})
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "runs.json").write_text(json.dumps(runs, indent=1))
+    write_text_atomic(OUT / "runs.json", json.dumps(runs, indent=1))
     lines = [
         "| set | network | pairs | variant | seed | train images × epochs | validation accuracy per epoch (%) | "
         "alignment per step, first → last epoch (hidden layers…, output) | samples/s (loaded) |",
@@ -154,7 +155,8 @@ def main(argv: list[str]) -> int:
             val = t["validation_mean_by_variant"][t["chosen_variant"]]
             seeds = ", ".join(str(s) for s in val.get("seeds", []))
             per_seed = ", ".join(f"{100 * r['test_accuracy']:.2f} ({r['seed']})" for r in t["runs"])
-            when = ", ".join([t["scored_utc"][11:]] + [a["scored_utc"][11:] + " +" + ",".join(map(str, a["seeds"]))
+            when = ", ".join([t["scored_utc"][11:]] + [a["scored_utc"][11:] + (" +" + ",".join(map(str, a["seeds"])) if a["seeds"]
+                                                                             else " choice re-checked")
                                                        for a in t.get("additions", [])])
             cells = [t.get("set", "beyond"), t.get("network", "784-256-10"), str(t["pairs"]), str(t["epochs"]),
                      f"{t['chosen_variant']} ({100 * val['mean']:.2f}; {seeds})", f"{100 * t['test_accuracy_mean']:.2f}{sd}",
@@ -166,7 +168,7 @@ def main(argv: list[str]) -> int:
         tests = json.loads((OUT / "test.json").read_text()).values()
         for t in sorted(tests, key=lambda t: (set_key(t.get("set", "beyond")), t["pairs"])):
             lines += [row(old, True) for old in t.get("superseded", [])] + [row(t)]
-    (OUT / "table.md").write_text("\n".join(lines) + "\n")
+    write_text_atomic(OUT / "table.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

@@ -660,6 +660,29 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def write_text_atomic(path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file, fsync and ``os.replace``.
+
+    A crash, kill or Ctrl-C during the write leaves the previous file or the new one, never a
+    truncated one (what a plain ``Path.write_text`` can leave). Missing parent folders are made.
+    Returns the path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write_bytes(path, text.encode("utf-8"))
+    return path
+
+
+def write_record(out, record: dict, markdown: str) -> None:
+    """Write a benchmark's result pair: ``out.json`` (``record``, indented) and ``out.md`` (``markdown``).
+
+    Each file is written with :func:`write_text_atomic`; the suffix of ``out`` is replaced.
+    """
+    out = Path(out)
+    write_text_atomic(out.with_suffix(".json"), json.dumps(record, indent=2))
+    write_text_atomic(out.with_suffix(".md"), markdown)
+
+
 def _stream_chunks(directory: Path) -> list[Path]:
     """The complete chunk files of a stream directory, in order."""
     return sorted(p for p in directory.glob("*.npy") if p.stem.isdigit())

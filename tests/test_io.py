@@ -224,3 +224,30 @@ def test_reading_does_not_modify_file(tmp_path):
     before = (path.read_bytes(), path.stat().st_mtime_ns)
     read_run(path)
     assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+
+
+def test_write_text_atomic_replaces_whole_file_or_keeps_the_old_one(tmp_path, monkeypatch):
+    """Result files (benchmark JSON/markdown, accumulated test scores) are replaced, never
+    truncated: a failure during the write leaves the previous content and no temporary file."""
+    import json
+
+    from neuro_grlu import io as io_mod
+    from neuro_grlu.io import write_record, write_text_atomic
+
+    path = write_text_atomic(tmp_path / "new" / "scores.json", "first\n")  # parent folder made
+    assert path.read_text() == "first\n"
+    write_text_atomic(path, "second, longer content ü\n")
+    assert path.read_text(encoding="utf-8") == "second, longer content ü\n"
+
+    def fail(src, dst):
+        raise OSError("disk full")  # a failure between writing the temporary file and the rename
+
+    with monkeypatch.context() as patched, pytest.raises(OSError, match="disk full"):
+        patched.setattr(io_mod.os, "replace", fail)
+        write_text_atomic(path, "third")
+    assert path.read_text(encoding="utf-8") == "second, longer content ü\n"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["scores.json"]
+
+    write_record(tmp_path / "bench" / "speed.md", {"rows": [1, 2]}, "| a |\n")
+    assert json.loads((tmp_path / "bench" / "speed.json").read_text()) == {"rows": [1, 2]}
+    assert (tmp_path / "bench" / "speed.md").read_text() == "| a |\n"
