@@ -20,6 +20,13 @@ every cortex of a seed), scored on all validation images of 5-9; NCM over all te
 20,000 training-part images.
 
     python benchmarks/cls_patch_cortex_grid.py --seeds 1 --out benchmarks/results/cls/two-systems/patch-grid
+
+``--fewshot-classes`` and ``--ncm-classes`` score other classes. With both set to 0-4 the grid is a
+selection that never reads an image of 5-9 (training part or validation): the slow, evolution-like
+choice of an architecture on the cortex's own classes (``patch-grid-04``):
+
+    python benchmarks/cls_patch_cortex_grid.py --seeds 1 --fewshot-classes 0 1 2 3 4 --ncm-classes 0 1 2 3 4 \
+        --out benchmarks/results/cls/two-systems/patch-grid-04
 """
 from __future__ import annotations
 
@@ -35,11 +42,13 @@ import numpy as np
 
 from neuro_grlu.cls.patch import PatchParams, shape_patch
 from neuro_grlu.data import load_mnist
+from neuro_grlu.io import write_text_atomic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cls_patch_cortex_probe import ncm_accuracy  # noqa: E402  (the probe's cosine nearest class mean)
 
 NEW = (5, 6, 7, 8, 9)
+ALL = tuple(range(10))
 
 
 def unit(f):
@@ -54,14 +63,26 @@ def main(argv=None):
     ap.add_argument("--centres", type=int, nargs="+", default=[64, 128])
     ap.add_argument("--shapes", nargs="+", default=["wta-hebbian", "none", "random"])
     ap.add_argument("--draws", type=int, default=20)
+    ap.add_argument("--fewshot-classes", type=int, nargs="+", default=list(NEW),
+                    help="the 5-way few-shot task's classes (default 5-9)")
+    ap.add_argument("--ncm-classes", type=int, nargs="+", default=list(ALL),
+                    help="classes of the nearest-class-mean score (default all ten)")
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args(argv)
+    for name, cls in (("--fewshot-classes", a.fewshot_classes), ("--ncm-classes", a.ncm_classes)):
+        if not set(cls) <= set(ALL) or len(set(cls)) < 2:
+            ap.error(f"{name} takes two or more distinct digits 0-9 (got {cls})")
+    fewshot, ncm_classes = tuple(a.fewshot_classes), tuple(a.ncm_classes)
+    ncm_key = f"ncm-{len(ncm_classes)}"
     t0 = time.time()
     d = load_mnist()
     x, y = np.asarray(d.x_train), np.asarray(d.y_train, np.int64)
     x_fit, y_fit, x_val, y_val = x[:50000], y[:50000], x[50000:], y[50000:]
     old = y_fit < 5
-    m_new = np.isin(y_val, NEW)
+    read = np.isin(y_val, fewshot + ncm_classes)  # validation images of other classes are never read
+    x_val, y_val = x_val[read], y_val[read]
+    m_new = np.isin(y_val, fewshot)
+    m_ncm = np.isin(y_val, ncm_classes)
     a.out.mkdir(parents=True, exist_ok=True)
     rows_path = a.out / "grid.jsonl"
     done = set()
@@ -71,8 +92,9 @@ def main(argv=None):
             done.add((r["seed"], r["patch"], r["pool"], r["centres"], r["shape"]))
     for seed in a.seeds:
         rng = np.random.default_rng([seed, 99])
-        sub = rng.choice(len(y_fit), 20000, replace=False)
-        draws = {s: [np.concatenate([rng.choice(np.flatnonzero(y_fit == c), s, replace=False) for c in NEW])
+        sub = (rng.choice(len(y_fit), 20000, replace=False) if ncm_classes == ALL
+               else rng.choice(np.flatnonzero(np.isin(y_fit, ncm_classes)), 20000, replace=False))
+        draws = {s: [np.concatenate([rng.choice(np.flatnonzero(y_fit == c), s, replace=False) for c in fewshot])
                      for _ in range(a.draws)] for s in (1, 5)}
         for patch, pool, centres, shape in itertools.product(a.patch, a.pool, a.centres, a.shapes):
             if (seed, patch, pool, centres, shape) in done:
@@ -84,10 +106,11 @@ def main(argv=None):
             row = {"seed": seed, "patch": patch, "pool": pool, "centres": centres, "shape": shape,
                    "features": int(f_val.shape[1])}
             for s, sel in draws.items():
-                acc = [ncm_accuracy(cortex.features(x_fit[i]), y_fit[i], f_val[m_new], y_val[m_new], list(NEW))
+                acc = [ncm_accuracy(cortex.features(x_fit[i]), y_fit[i], f_val[m_new], y_val[m_new], list(fewshot))
                        for i in sel]
                 row[f"{s}-shot"] = 100 * float(np.mean(acc))
-            row["ncm-10"] = 100 * ncm_accuracy(cortex.features(x_fit[sub]), y_fit[sub], f_val, y_val, list(range(10)))
+            row[ncm_key] = 100 * ncm_accuracy(cortex.features(x_fit[sub]), y_fit[sub], f_val[m_ncm], y_val[m_ncm],
+                                              list(ncm_classes))
             row["wall_s"] = round(time.time() - t1, 1)
             with rows_path.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")
@@ -95,10 +118,12 @@ def main(argv=None):
     rows = [json.loads(line) for line in rows_path.read_text().splitlines()]
     meta = {"command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
             "draws_per_seed": a.draws, "evaluated_on": "validation (last 10,000 training images)",
+            "fewshot_classes": list(fewshot), "ncm_classes": list(ncm_classes),
+            "images_read": "training part: 0-4 (the cortex) and the scored classes; validation: the scored classes only",
             "numpy": np.__version__, "python": platform.python_version()}
-    (a.out / "grid.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
+    write_text_atomic(a.out / "grid.json", json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
     keys = sorted({(r["patch"], r["pool"], r["centres"]) for r in rows})
-    lines = ["| patch | pool | centres | features | cortex | seeds | 1-shot % | 5-shot % | NCM, 10 classes % |",
+    lines = [f"| patch | pool | centres | features | cortex | seeds | 1-shot % | 5-shot % | NCM, {len(ncm_classes)} classes % |",
              "|---|---|---|---|---|---|---|---|---|"]
     for k in keys:
         for shape in a.shapes:
@@ -108,9 +133,9 @@ def main(argv=None):
             cell = lambda q: (f"{np.mean([r[q] for r in rs]):.1f} ± {np.std([r[q] for r in rs], ddof=1):.1f}"
                               if len(rs) > 1 else f"{rs[0][q]:.1f}")
             lines.append(f"| {k[0]} | {k[1]} | {k[2]} | {rs[0]['features']} | {shape} | {len(rs)} | "
-                         f"{cell('1-shot')} | {cell('5-shot')} | {cell('ncm-10')} |")
-    (a.out / "grid.md").write_text(f"Command: `{meta['command']}`; {a.draws} paired draws per seed, "
-                                   "validation split (test images never read).\n\n" + "\n".join(lines) + "\n")
+                         f"{cell('1-shot')} | {cell('5-shot')} | {cell(ncm_key)} |")
+    write_text_atomic(a.out / "grid.md", f"Command: `{meta['command']}`; {a.draws} paired draws per seed, "
+                      f"few-shot on {list(fewshot)}, validation split (test images never read).\n\n" + "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
