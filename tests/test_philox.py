@@ -129,6 +129,57 @@ def test_kernel_result_does_not_depend_on_the_thread_count(activation, noise_at,
             np.testing.assert_array_equal(same[0][1], r)
 
 
+def test_kernel_thread_count_is_capped_and_the_callers_setting_restored():
+    """``threads`` caps numba's pool for the call (above NUMBA_NUM_THREADS: all of them, no
+    error, the same bits) and leaves the caller's own setting as it was."""
+    import numba
+
+    from neuro_grlu.network import Architecture, Network
+    from neuro_grlu.rules._grlu_numba import train_chunk_1hidden
+
+    rng = np.random.default_rng(4)
+    arch = Architecture(n_in=12, hidden=(16,), n_out=3)
+    net = Network.init(arch, rng)
+    x = rng.random((5, 12)).astype(np.float32)
+    y = rng.integers(0, 3, 5)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        results = []
+        for threads in (1, 2, numba.config.NUMBA_NUM_THREADS + 3):
+            m = net.copy()
+            results.append(train_chunk_1hidden(m, x, y, None, 0.1, 0.3, 1, "input", philox=(20, 1, 2, 0),
+                                               threads=threads))
+            assert numba.get_num_threads() == 1
+        for r in results[1:]:
+            np.testing.assert_array_equal(results[0], r)
+    finally:
+        numba.set_num_threads(before)
+
+
+def test_kernel_runs_on_at_most_threads_of_a_larger_pool():
+    """With NUMBA_NUM_THREADS = 4 and ``threads = 2`` the parallel kernel is called with a pool
+    of 2 (it would otherwise spread the pair blocks over all 4), and the caller's 4 come back."""
+    import subprocess
+    import sys
+
+    code = """
+import numba, numpy as np
+from neuro_grlu.network import Architecture, Network
+from neuro_grlu.rules import _grlu_numba as k
+seen = []
+k._grlu_chunk = lambda *a: seen.append(numba.get_num_threads())
+net = Network.init(Architecture(n_in=4, hidden=(3,), n_out=2), np.random.default_rng(0))
+x = np.ones((2, 4), np.float32); y = np.zeros(2, np.int64)
+for t in (2, 9):
+    k.train_chunk_1hidden(net, x, y, None, 0.1, 0.1, 1, "input", philox=(4, 1, 2, 0), threads=t)
+print(seen, numba.get_num_threads())
+"""
+    env = {**__import__("os").environ, "NUMBA_NUM_THREADS": "4"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == ["[2,", "4]", "4"], out.stdout + out.stderr
+
+
 def test_philox_rule_learns_and_needs_the_numba_backend():
     from neuro_grlu.errors import ConfigError
     from neuro_grlu.network import Architecture, Network

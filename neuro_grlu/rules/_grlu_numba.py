@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import types
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -331,8 +332,8 @@ def train_chunk_1hidden(
     (``noise`` is then ignored and may be None). ``pair_block``: pairs per parallel block
     (default: all pairs in one block with NumPy noise, which reproduces the stored runs bit for
     bit; :data:`PHILOX_PAIR_BLOCK` with Philox). ``threads`` (default 1): above 1 the kernel runs
-    on numba's thread pool (at most ``NUMBA_NUM_THREADS`` threads; a launch per example and per
-    batch, which costs much on a loaded machine); it does not change the result. Returns the reward per example ``(n,)``.
+    on ``threads`` threads of numba's pool (``NUMBA_NUM_THREADS`` if fewer; a launch per example
+    and per batch, which costs much on a loaded machine); it does not change the result. Returns the reward per example ``(n,)``.
     """
     arch = net.arch
     n = len(x)
@@ -349,12 +350,22 @@ def train_chunk_1hidden(
     pairs = eps0.shape[1]
     block = pair_block or (pairs if philox is None else PHILOX_PAIR_BLOCK)
     threads = 1 if threads is None else threads
-    kernel = _grlu_chunk if threads > 1 else _grlu_chunk_serial
-    kernel(
+    args = (
         net.W[0], net.b[0], net.W[1], net.b[1],
         np.ascontiguousarray(x, np.float32), np.ascontiguousarray(y, np.int64),
         eps0, eps1, gumbel,
         use_topk, arch.topk_count(0), noise_at == "input", float(sigma), float(step), int(batch_size), rewards,
         philox is not None, np.uint32(key[0]), np.uint32(key[1]), np.int64(key[2]), int(block), int(threads),
     )
+    if threads == 1:
+        _grlu_chunk_serial(*args)
+        return rewards
+    # Every prange of the kernel runs on at most ``threads`` threads (the pair-block loop has more
+    # iterations than that); numba's setting is per calling thread, restored afterwards.
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        _grlu_chunk(*args)
+    finally:
+        numba.set_num_threads(previous)
     return rewards

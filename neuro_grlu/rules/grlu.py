@@ -381,7 +381,7 @@ class GRLUParams(ParamSet):
                                    doc="examples per step of the decorrelation matrix (read through a fixed R, then one summed step); "
                                    "runs stored before this key stepped once per compute chunk: 985 (GRLU, 1 pair), 61 (16 pairs), 7 (128 pairs)")
     threads: int = param(1, low=1,
-                         doc="numba threads of the compiled kernel (numba backend; at most NUMBA_NUM_THREADS): "
+                         doc="numba threads of the compiled kernel (numba backend; a value above NUMBA_NUM_THREADS uses them all): "
                          "pair blocks and weight rows shared; the numbers do not depend on it. Keep 1 on a busy machine")
 
 
