@@ -64,7 +64,10 @@ def _jsonable(v):
     return v
 
 
-def run_row(name: str, seed: int, split: str, sets: list[str], out: Path, runs: Path) -> dict:
+def run_row(name: str, seed: int, split: str, sets: list[str], out: Path, runs: Path, label: str | None = None) -> dict:
+    """Run definition ``name`` with ``sets`` and write ``out/LABEL-seedSEED.json`` (``LABEL`` =
+    ``label`` or ``name``: a label groups runs of one definition with different overrides, e.g.
+    one architecture per seed, as one row of the table)."""
     from neuro_grlu.cls.config import load_continual
     from neuro_grlu.cls.experiment import run_continual
     from neuro_grlu.data import load_mnist
@@ -74,10 +77,11 @@ def run_row(name: str, seed: int, split: str, sets: list[str], out: Path, runs: 
     cfg = load_continual(name, overrides)
     runs.mkdir(parents=True, exist_ok=True)
     t0, c0 = time.perf_counter(), time.process_time()
-    s = run_continual(cfg, load_mnist(), out=str(runs / f"{name}-{split}-seed{seed}.h5"), overwrite=True,
+    label = label or name
+    s = run_continual(cfg, load_mnist(), out=str(runs / f"{label}-{split}-seed{seed}.h5"), overwrite=True,
                       command=" ".join(sys.argv), log=lambda m: print(f"[{name} seed {seed}] {m}", flush=True))
     fs = s["fewshot_accuracy"]
-    row = {"name": name, "seed": seed, "split": split, "overrides": overrides, "uses": s.get("uses", ""),
+    row = {"name": label, "definition": name, "seed": seed, "split": split, "overrides": overrides, "uses": s.get("uses", ""),
            "evaluated_on": s["evaluated_on"], "train_images": s["train_images"], "eval_images": s["eval_images"],
            "class_il": s["average_accuracy_class"], "task_il": s["average_accuracy_task"],
            "forgetting_class": _jsonable(s["forgetting_class"]),
@@ -88,7 +92,7 @@ def run_row(name: str, seed: int, split: str, sets: list[str], out: Path, runs: 
            "speed": s.get("speed"), "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
            "load_average_at_end": list(os.getloadavg()), "config": cfg.to_dict()}
-    write_text_atomic(out / f"{name}-seed{seed}.json", json.dumps(row, indent=1, default=_jsonable))
+    write_text_atomic(out / f"{label}-seed{seed}.json", json.dumps(row, indent=1, default=_jsonable))
     return row
 
 
@@ -301,16 +305,20 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1])
     ap.add_argument("--rows", nargs="+", default=ROWS, help="definitions to run (default: all rows)")
     ap.add_argument("--set", action="append", default=[], metavar="TABLE.KEY=VALUE")
+    ap.add_argument("--label", help="run: store the rows under this name instead of the definition's (one row "
+                    "built from runs with different --set, e.g. a random architecture per seed); one definition only")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--runs", type=Path, default=Path("runs/cls/two-systems"))
     a = ap.parse_args(argv)
     unknown = sorted(set(a.rows) - set(ROWS))
     if unknown:
         ap.error(f"unknown rows {unknown}; known: {', '.join(ROWS)}")
+    if a.label is not None and (a.what != "run" or len(a.rows) != 1):
+        ap.error("--label goes with run and exactly one definition in --rows")
     if a.what == "run":
         for name in a.rows:
             for seed in a.seeds:
-                run_row(name, seed, a.split, a.set, a.out, a.runs)
+                run_row(name, seed, a.split, a.set, a.out, a.runs, a.label)
                 print(table(a.out), flush=True)
     elif a.what == "table":
         print(table(a.out))

@@ -147,7 +147,12 @@ class Network:
         return out
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy saved weights (from :meth:`state_dict`) into this network in place (shapes checked)."""
+        """Copy saved weights (from :meth:`state_dict`) into this network in place (shapes checked).
+
+        A saved decorrelation matrix ``R0`` replaces :attr:`R`; a state without one (weights saved
+        before decorrelation was switched on, or from another rule) leaves this network's
+        :attr:`R` as it is, so loading weights never switches decorrelation off.
+        """
         new = Network.from_state_dict(self.arch, state)
         for mine, saved in zip(self.W + self.b, new.W + new.b):
             np.copyto(mine, saved)
