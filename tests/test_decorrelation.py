@@ -175,3 +175,17 @@ def test_alignment_compares_update_and_gradient_on_the_decorrelated_input():
     net.R += np.float32(0.3) * np.random.default_rng(5).normal(size=(20, 20)).astype(np.float32)
     _, cos = measure_alignment(rule, net, x, y, {"lr": 0.01, "sigma": 0.1}, np.random.default_rng(0), batch_size=4, state=state)
     np.testing.assert_allclose(cos, 1.0, atol=1e-5)
+
+
+def test_loading_weights_without_R0_keeps_the_decorrelation_matrix():
+    arch = Architecture(n_in=5, hidden=(4,), n_out=3)
+    net = Network.init(arch, np.random.default_rng(0))
+    net.R = np.eye(5, dtype=np.float32) * 0.5
+    other = Network.init(arch, np.random.default_rng(1))  # no R: its state has no R0
+    net.load_state_dict(other.state_dict())
+    np.testing.assert_array_equal(net.W[0], other.W[0])
+    np.testing.assert_array_equal(net.R, np.eye(5, dtype=np.float32) * 0.5)
+    saved = Network.init(arch, np.random.default_rng(2))
+    saved.R = np.eye(5, dtype=np.float32) * 2.0
+    net.load_state_dict(saved.state_dict())  # a saved R0 replaces it
+    np.testing.assert_array_equal(net.R, saved.R)
