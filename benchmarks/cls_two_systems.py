@@ -49,7 +49,9 @@ PATCH = ["cls-patch-random-prototype", "cls-patch-untrained-prototype", "cls-pat
          "cls-patch-shaped04-spiking-label", "cls-patch-shaped04-spiking-label-gate",
          "cls-patch-untrained-spiking-label-gate",
          # 7 x 7 filters, 128 (session 9, chosen on validation): Gaussian random (no data) and shaped on 0-4
-         "cls-patch7-random-prototype", "cls-patch7-shaped04-prototype", "cls-patch7-random-spiking-label-gate"]
+         "cls-patch7-random-prototype", "cls-patch7-shaped04-prototype", "cls-patch7-random-spiking-label-gate",
+         # session 10: the architecture selected on 0-4 (cls_architecture_selection.py), Hebbian and random filters
+         "cls-patch-selected04-prototype", "cls-patch-selected04-random-prototype"]
 # issue 15's one-pass goal: all ten digits in one task, one pass over the 50,000 training images
 ONEPASS = ["cls-onepass-spiking-label", "cls-onepass-patch-spiking-label", "cls-onepass-patch-spiking-label-gate",
            "cls-onepass-patch7-random-spiking-label-gate"]
