@@ -185,7 +185,7 @@ def figures(out: Path) -> list[Path]:
     for f in sorted(out.glob("*-seed*.json")):
         r = json.loads(f.read_text())
         rows.setdefault(r["name"], []).append(r)
-    names = [n for n in ROWS if n in rows]
+    names = [n for n in ROWS if n in rows] + sorted(set(rows) - set(ROWS))  # then rows stored under a --label
     made = []
     # one panel per row with more than one task (the one-pass rows have a single number), 6 per line
     split = [n for n in names if len(rows[n][0]["accuracy_matrix_class"]) > 1]
