@@ -51,7 +51,9 @@ PATCH = ["cls-patch-random-prototype", "cls-patch-untrained-prototype", "cls-pat
          # 7 x 7 filters, 128 (session 9, chosen on validation): Gaussian random (no data) and shaped on 0-4
          "cls-patch7-random-prototype", "cls-patch7-shaped04-prototype", "cls-patch7-random-spiking-label-gate",
          # session 10: the architecture selected on 0-4 (cls_architecture_selection.py), Hebbian and random filters
-         "cls-patch-selected04-prototype", "cls-patch-selected04-random-prototype"]
+         "cls-patch-selected04-prototype", "cls-patch-selected04-random-prototype",
+         # session 10: the spiking hippocampus with a 16,000-wide dentate code (few-shot)
+         "cls-patch7-random-spiking-label-gate-wide"]
 # issue 15's one-pass goal: all ten digits in one task, one pass over the 50,000 training images
 ONEPASS = ["cls-onepass-spiking-label", "cls-onepass-patch-spiking-label", "cls-onepass-patch-spiking-label-gate",
            "cls-onepass-patch7-random-spiking-label-gate"]
