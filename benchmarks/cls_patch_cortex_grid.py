@@ -70,9 +70,9 @@ def main(argv=None):
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args(argv)
     for name, cls in (("--fewshot-classes", a.fewshot_classes), ("--ncm-classes", a.ncm_classes)):
-        if not set(cls) <= set(ALL) or len(set(cls)) < 2:
+        if not set(cls) <= set(ALL) or len(set(cls)) < 2 or len(set(cls)) != len(cls):
             ap.error(f"{name} takes two or more distinct digits 0-9 (got {cls})")
-    fewshot, ncm_classes = tuple(a.fewshot_classes), tuple(a.ncm_classes)
+    fewshot, ncm_classes = tuple(sorted(a.fewshot_classes)), tuple(sorted(a.ncm_classes))
     ncm_key = f"ncm-{len(ncm_classes)}"
     t0 = time.time()
     d = load_mnist()
@@ -89,6 +89,10 @@ def main(argv=None):
     if rows_path.exists():  # resume: settings already measured are skipped
         for line in rows_path.read_text().splitlines():
             r = json.loads(line)
+            scored = (tuple(r.get("fewshot_classes", NEW)), tuple(r.get("ncm_classes", ALL)))
+            if scored != (fewshot, ncm_classes):
+                ap.error(f"{rows_path} holds rows scored on few-shot classes {list(scored[0])} and NCM classes "
+                         f"{list(scored[1])}, not on {list(fewshot)} / {list(ncm_classes)}: use another --out")
             done.add((r["seed"], r["patch"], r["pool"], r["centres"], r["shape"]))
     for seed in a.seeds:
         rng = np.random.default_rng([seed, 99])
@@ -105,6 +109,8 @@ def main(argv=None):
             f_val = unit(cortex.features(x_val))
             row = {"seed": seed, "patch": patch, "pool": pool, "centres": centres, "shape": shape,
                    "features": int(f_val.shape[1])}
+            if (fewshot, ncm_classes) != (NEW, ALL):  # rows of the default grid keep their earlier form
+                row.update(fewshot_classes=list(fewshot), ncm_classes=list(ncm_classes))
             for s, sel in draws.items():
                 acc = [ncm_accuracy(cortex.features(x_fit[i]), y_fit[i], f_val[m_new], y_val[m_new], list(fewshot))
                        for i in sel]

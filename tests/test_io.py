@@ -251,3 +251,27 @@ def test_write_text_atomic_replaces_whole_file_or_keeps_the_old_one(tmp_path, mo
     write_record(tmp_path / "bench" / "speed.md", {"rows": [1, 2]}, "| a |\n")
     assert json.loads((tmp_path / "bench" / "speed.json").read_text()) == {"rows": [1, 2]}
     assert (tmp_path / "bench" / "speed.md").read_text() == "| a |\n"
+
+
+def test_write_text_atomic_two_writers_of_one_file_do_not_collide(tmp_path, monkeypatch):
+    """Two processes finishing at once write the same table: each has a temporary file of its
+    own, so neither renames the other's half-written file or fails on a vanished one."""
+    import os
+
+    from neuro_grlu import io as io_mod
+    from neuro_grlu.io import write_text_atomic
+
+    path = tmp_path / "table.md"
+    real_replace, nested = os.replace, []
+
+    def interleaved(src, dst):  # the other writer runs between this one's write and rename
+        if not nested:
+            nested.append(True)
+            write_text_atomic(path, "the other writer's table\n")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(io_mod.os, "replace", interleaved)
+    write_text_atomic(path, "this writer's table\n")
+    monkeypatch.setattr(io_mod.os, "replace", real_replace)
+    assert path.read_text() == "this writer's table\n"  # the later rename wins, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["table.md"]

@@ -357,7 +357,7 @@ def train_chunk_1hidden(
         use_topk, arch.topk_count(0), noise_at == "input", float(sigma), float(step), int(batch_size), rewards,
         philox is not None, np.uint32(key[0]), np.uint32(key[1]), np.int64(key[2]), int(block), int(threads),
     )
-    if threads == 1:
+    if threads <= 1:
         _grlu_chunk_serial(*args)
         return rewards
     # Every prange of the kernel runs on at most ``threads`` threads (the pair-block loop has more
