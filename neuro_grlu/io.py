@@ -29,12 +29,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import h5py
 import numpy as np
 
 from neuro_grlu.errors import RunFileError
 from neuro_grlu.paths import PACKAGE_DIR
+
+T = TypeVar("T")
 
 SCHEMA = "neuro_grlu.run"
 SCHEMA_VERSION = 1
@@ -648,21 +651,38 @@ def sidecar_dir(path) -> Path:
     return path.with_name(path.name + ".d")
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file of its own beside ``path`` (unique name: two processes
-    writing the same file never share one), fsync it, and rename it onto ``path``."""
+def replace_atomically(path, write: Callable[[Path], T]) -> T:
+    """Make ``path`` by ``write(tmp)`` into a temporary file of its own beside it, then rename.
+
+    The temporary name is unique (``mkstemp``: two processes writing the same file never share
+    one); ``write`` gets its path (the file exists and is empty: open it with mode ``"w"``). The
+    file is fsynced and renamed onto ``path`` with ``os.replace``, so a crash, kill or Ctrl-C
+    leaves the previous file or the new one, never a partial one; on any error the temporary
+    file is removed. Returns what ``write`` returns.
+    """
+    path = Path(path)
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    os.close(fd)
     tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        result = write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.chmod(tmp, 0o644)  # mkstemp makes the file private; result files are ordinary files
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
+    return result
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through :func:`replace_atomically`."""
+    replace_atomically(path, lambda tmp: tmp.write_bytes(data))
 
 
 def write_text_atomic(path, text: str) -> Path:

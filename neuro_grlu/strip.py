@@ -24,7 +24,6 @@ Stripping is idempotent: stripping a stripped file keeps its first record of wha
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +31,7 @@ import h5py
 import numpy as np
 
 from .errors import RunFileError
-from .io import (_read_dataset, _str, dataset_digest, read_run, sidecar_dir, strip_rule,
+from .io import (_read_dataset, _str, dataset_digest, read_run, replace_atomically, sidecar_dir, strip_rule,
                  write_dataset)
 
 STRIP_VERSION = 1
@@ -180,19 +179,10 @@ def strip_run(path, out=None, *, trace_step_s: float = 1.0) -> StripResult:
     derived = {} if run.stripped else derived_numbers(run)
     before = path.stat().st_size
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".strip.tmp")
     try:
-        info = strip_file(path, tmp, derived=derived, trace_step_s=trace_step_s)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
+        info = replace_atomically(target, lambda tmp: strip_file(path, tmp, derived=derived, trace_step_s=trace_step_s))
     except OSError as exc:
         raise RunFileError(f"cannot write stripped run file {target} ({exc}); check the directory is "
                            "writable and has free space") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
     return StripResult(path=target, bytes_before=before, bytes_after=target.stat().st_size,
                        dropped=tuple(sorted(info["dropped"])), subsampled=tuple(sorted(info["subsampled"])))

@@ -275,3 +275,57 @@ def test_write_text_atomic_two_writers_of_one_file_do_not_collide(tmp_path, monk
     monkeypatch.setattr(io_mod.os, "replace", real_replace)
     assert path.read_text() == "this writer's table\n"  # the later rename wins, whole
     assert sorted(p.name for p in tmp_path.iterdir()) == ["table.md"]
+
+
+def test_replace_atomically_is_shared_by_sweep_summaries_and_strip(tmp_path, monkeypatch):
+    """One helper makes every whole-file result (sweep summaries, stripped run files, benchmark
+    tables): a failing writer leaves the old file and no temporary file; a write that opens the
+    path by name (h5py, csv) gets a unique temporary path; the writer's return value comes back."""
+    import h5py
+
+    from neuro_grlu import io as io_mod
+    from neuro_grlu import strip as strip_mod
+    from neuro_grlu.app import sweep as sweep_mod
+    from neuro_grlu.io import replace_atomically
+
+    assert sweep_mod.replace_atomically is replace_atomically
+    assert strip_mod.replace_atomically is replace_atomically
+
+    path = tmp_path / "summary.h5"
+    seen = []
+
+    def write_h5(tmp):
+        seen.append(tmp)
+        with h5py.File(tmp, "w") as f:
+            f["x"] = [1, 2, 3]
+        return "done"
+
+    assert replace_atomically(path, write_h5) == "done"
+    assert seen[0] != path and seen[0].parent == path.parent and not seen[0].exists()
+    with h5py.File(path, "r") as f:
+        assert list(f["x"][()]) == [1, 2, 3]
+
+    def broken(tmp):
+        with h5py.File(tmp, "w") as f:
+            f["x"] = [9]
+        raise KeyboardInterrupt  # Ctrl-C in the middle of writing
+
+    with pytest.raises(KeyboardInterrupt):
+        replace_atomically(path, broken)
+    with h5py.File(path, "r") as f:
+        assert list(f["x"][()]) == [1, 2, 3]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.h5"]
+
+    names = []  # two writers of one file at once: distinct temporary files
+    real_replace = io_mod.os.replace
+
+    def interleaved(src, dst):
+        names.append(src)
+        if len(names) == 1:
+            replace_atomically(path, write_h5)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(io_mod.os, "replace", interleaved)
+    replace_atomically(path, write_h5)
+    assert len(set(map(str, names))) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.h5"]

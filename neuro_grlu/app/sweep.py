@@ -46,6 +46,7 @@ from typing import Any, Callable
 from ..config import ModelConfig, parse_config
 from ..definitions import apply_overrides, load_raw, read_toml
 from ..errors import ConfigError, DataError, NeuroGRLUError, RunFileError
+from ..io import replace_atomically
 from ..params import ParamSet, from_dict, param
 
 CONFIG_TABLES = ("data", "network", "rule", "training")
@@ -493,16 +494,6 @@ def columns(sweep: Sweep) -> list[str]:
 # --------------------------------------------------------------------------- summary files
 
 
-def _replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_summary(sweep: Sweep, rows: list[dict[str, Any]]) -> None:
     """Write ``summary.csv`` and ``summary.h5`` (each atomically) with ``rows`` sorted by index."""
     import h5py
@@ -552,8 +543,8 @@ def write_summary(sweep: Sweep, rows: list[dict[str, Any]]) -> None:
             for name in cols:
                 g.create_dataset(name, data=column_array(name))
 
-    _replace_atomically(sweep.summary_csv, write_csv)
-    _replace_atomically(sweep.summary_h5, write_h5)
+    replace_atomically(sweep.summary_csv, write_csv)
+    replace_atomically(sweep.summary_h5, write_h5)
 
 
 def read_summary(path: str | os.PathLike) -> list[dict[str, Any]]:
