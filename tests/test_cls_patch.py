@@ -155,6 +155,51 @@ def test_random_control_reads_no_image():
     assert uses_of(continual({"shape": "random"})) == "cortex: none (Gaussian random filters, no data)"
 
 
+def test_intrinsic_plasticity_standardises_each_feature_on_the_cortexs_own_classes():
+    """Intrinsic plasticity (``intrinsic = true``): each feature's offset and gain are its mean and
+    1 / standard deviation over the images the slow phase receives (its own classes only), then
+    frozen: on those images every feature has mean 0 and sd 1; any image is mapped by the same
+    affine map of the raw code; a feature silent on them gets the bounded gain."""
+    from neuro_grlu.cls.patch import MIN_SD_FRACTION, intrinsic_statistics
+
+    data = _Data()
+    own = data.y_train < 4
+    x, y = data.x_train[own], data.y_train[own]
+    for shape in ("random", "wta-hebbian"):
+        plain = shape_patch(PatchParams(**{**SMALL, "shape": shape}), x, y, [0, 1, 2, 3], seed=2)
+        adapted = shape_patch(PatchParams(**{**SMALL, "shape": shape, "intrinsic": True}), x, y, [0, 1, 2, 3], seed=2)
+        np.testing.assert_array_equal(adapted.centres, plain.centres)  # the filters are untouched
+        raw = plain.features(x).astype(np.float64)
+        np.testing.assert_allclose(adapted.offset, raw.mean(axis=0), rtol=1e-5, atol=1e-6)
+        f = adapted.features(x)
+        np.testing.assert_allclose(f.mean(axis=0), 0.0, atol=1e-4)
+        np.testing.assert_allclose(f.std(axis=0), 1.0, atol=1e-3)
+        other = data.x_train[~own]  # new images: the same frozen affine map of the raw code
+        np.testing.assert_allclose(adapted.features(other), (plain.features(other) - adapted.offset) * adapted.gain,
+                                   rtol=1e-5, atol=1e-5)
+        assert adapted.state_dict().keys() == {"centres", "offset", "gain"} and plain.offset is None
+    with pytest.raises(ConfigError, match="outside its classes"):  # still only its own classes
+        shape_patch(PatchParams(**{**SMALL, "shape": "random", "intrinsic": True}), data.x_train, data.y_train, [0, 1])
+    with pytest.raises(ConfigError, match="needs images of the cortex's classes"):
+        shape_patch(PatchParams(**{**SMALL, "shape": "random", "intrinsic": True}), np.zeros((0, 784), np.uint8),
+                    np.zeros(0, int), [0])
+    # a feature silent on the cortex's images gets the bounded gain; all features silent is an error
+    from neuro_grlu.cls import patch as patch_mod
+
+    n = plain.n_features
+    sd = np.linspace(0.5, 1.5, n)
+    sd[0] = 0.0
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(patch_mod, "intrinsic_statistics", lambda cortex, x: (np.zeros(n), sd))
+        g = shape_patch(PatchParams(**{**SMALL, "shape": "random", "intrinsic": True}), x, y, [0, 1, 2, 3]).gain
+        np.testing.assert_allclose(g[0], 1.0 / (MIN_SD_FRACTION * np.median(sd)), rtol=1e-6)
+        np.testing.assert_allclose(g[1:], 1.0 / sd[1:], rtol=1e-6)
+        m.setattr(patch_mod, "intrinsic_statistics", lambda cortex, x: (np.zeros(n), np.zeros(n)))
+        with pytest.raises(ConfigError, match="do not vary") as e:
+            shape_patch(PatchParams(**{**SMALL, "shape": "random", "intrinsic": True}), x, y, [0, 1, 2, 3])
+        assert "\n" not in str(e.value)
+
+
 @pytest.mark.parametrize("patch, cortex, message", [
     ({"no_such_key": 1}, {}, "unknown key 'no_such_key'"),
     ({"centres": 0}, {}, "centres must be >= 1"),
@@ -163,6 +208,7 @@ def test_random_control_reads_no_image():
     ({"patch": 20, "pool": 10}, {}, "pool = 10 is larger than the response map (9 x 9"),
     ({"centres": 400}, {}, "centres = 400 is more than the patches drawn"),
     ({"contrast_floor": -1}, {}, "contrast_floor must be >= 0.0"),
+    ({"intrinsic": "yes"}, {}, "intrinsic"),
     ({}, {"epochs": 3}, "a patch cortex takes [cortex] classes/train_limit and [cortex.patch]; remove epochs"),
     ({}, {"localized": {}}, "one of [cortex.localized] and [cortex.patch]"),
     ({}, {"classes": []}, "cortex.classes is empty"),
@@ -180,7 +226,8 @@ def test_too_few_patches_is_a_one_line_error_before_learning():
     assert "\n" not in str(e.value)
 
 
-def test_run_file_round_trip_and_resume(tiny_mnist, tmp_path, monkeypatch):
+@pytest.mark.parametrize("intrinsic", [False, True])
+def test_run_file_round_trip_and_resume(tiny_mnist, tmp_path, monkeypatch, intrinsic):
     from neuro_grlu.cls import experiment
     from neuro_grlu.cls.hippocampus import PrototypeHebbian
     from neuro_grlu.data import load_idx_dir
@@ -190,7 +237,8 @@ def test_run_file_round_trip_and_resume(tiny_mnist, tmp_path, monkeypatch):
     cfg = parse_continual({"kind": "continual", "protocol": {"tasks": [[0, 1], [2, 3], [4, 5]], "test_limit": 100,
                                                              "fewshot": [1], "fewshot_classes": [6, 7],
                                                              "fewshot_repeats": 1},
-                           "cortex": {"classes": [0, 1, 2, 3], "patch": SMALL}, "hippocampus": HIPPO})
+                           "cortex": {"classes": [0, 1, 2, 3], "patch": {**SMALL, "intrinsic": intrinsic}},
+                           "hippocampus": HIPPO})
 
     def run(out, **kw):
         return experiment.run_continual(cfg, data, out=str(out), log=lambda *a: None, **kw)
@@ -199,6 +247,11 @@ def test_run_file_round_trip_and_resume(tiny_mnist, tmp_path, monkeypatch):
     reference = run(full)
     w = datasets(full, "weights")
     np.testing.assert_array_equal(w["cortex_centres"], reference["cortex"].centres)
+    if intrinsic:  # the offset and gain are stored with the centres (and restored on resume, below)
+        np.testing.assert_array_equal(w["cortex_offset"], reference["cortex"].offset)
+        np.testing.assert_array_equal(w["cortex_gain"], reference["cortex"].gain)
+    else:
+        assert "cortex_offset" not in w and reference["cortex"].offset is None
     assert len(datasets(full, "arrays")["cortex_wta_objective"]) == SMALL["iterations"]
     original, calls = PrototypeHebbian.fit_online, [0]
 
@@ -225,6 +278,8 @@ def test_run_file_round_trip_and_resume(tiny_mnist, tmp_path, monkeypatch):
         assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k], equal_nan=True) for k in a), group
     assert np.array_equal(resumed["accuracy_matrix_class"], reference["accuracy_matrix_class"], equal_nan=True)
     assert resumed["cortex"].history == reference["cortex"].history
+    if intrinsic:
+        np.testing.assert_array_equal(resumed["cortex"].gain, reference["cortex"].gain)
     # a run file whose centres do not fit the definition is refused
     import h5py
 

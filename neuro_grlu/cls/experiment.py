@@ -114,9 +114,15 @@ def uses_of(cfg: ContinualConfig, learner=None) -> str:
         parts.append("cortex: " + ("none (random local fields)" if cfg.localized.shape == "none"
                                    else "its own classes' images (ES fitness: a prototype probe's accuracy, labels)"))
     elif cfg.patch is not None:
-        parts.append("cortex: " + {"wta-hebbian": "its own classes' images (WTA Hebbian on patches, no labels)",
-                                   "none": "its own classes' images (random patches as filters, no learning, no labels)",
-                                   "random": "none (Gaussian random filters, no data)"}[cfg.patch.shape])
+        if cfg.patch.intrinsic:
+            filters = {"wta-hebbian": "WTA Hebbian filters", "none": "random patches as filters",
+                       "random": "Gaussian random filters"}[cfg.patch.shape]
+            parts.append(f"cortex: its own classes' images ({filters}; intrinsic plasticity: offset and gain per "
+                         "feature; no labels)")
+        else:
+            parts.append("cortex: " + {"wta-hebbian": "its own classes' images (WTA Hebbian on patches, no labels)",
+                                       "none": "its own classes' images (random patches as filters, no learning, no labels)",
+                                       "random": "none (Gaussian random filters, no data)"}[cfg.patch.shape])
     elif cfg.cortex is not None:
         c = "none (random)" if cfg.cortex.rule == "none" else ", ".join(get_rule(cfg.cortex.rule).uses)
         parts.append(f"cortex: {c}")
@@ -205,7 +211,8 @@ def _restore_cortex(cfg: ContinualConfig, tree: dict, weights: dict, n_in: int, 
             raise RunFileError(f"run file {path}: it holds no patch cortex for this definition; start the run again with --overwrite")
         try:
             return PatchCortex(cfg.patch, saved["centres"], classes, list(tree["history"]),
-                               float(tree["wall_time_s"]), int(tree["patches"]))
+                               float(tree["wall_time_s"]), int(tree["patches"]),
+                               offset=saved.get("offset"), gain=saved.get("gain"))
         except ConfigError as exc:
             raise RunFileError(f"run file {path}: its patch cortex does not fit this definition ({exc})") from None
     if tree["type"] != "network":

@@ -14,7 +14,8 @@ image (scaled to [0, 1]), a ``G × G`` map with ``G = 28 − P + 1``. At a posit
   ``(region row, region column, centre)``; ``pool² · K`` features (``B, pool·pool·centres``) float32.
 
 Nothing learns after the slow phase: the code is fixed by the centres (``state_dict()``:
-``{"centres": (K, P²)}``) and ``contrast_floor``; the centres array is read-only.
+``{"centres": (K, P²)}``, with ``offset`` and ``gain`` ``(pool² K,)`` under intrinsic plasticity)
+and ``contrast_floor``; the arrays are read-only.
 
 **Slow learner** (:func:`shape_patch`, ``shape = "wta-hebbian"``): winner-take-all Hebbian
 learning on patches of the cortex's own classes' images, without labels (spherical k-means).
@@ -35,6 +36,15 @@ patches as centres (the same draw, no learning; the centres are still copied fro
 images), ``shape = "random"`` draws ``K`` Gaussian centres, zero-mean and unit length, from
 ``default_rng([seed, 6, params.seed])`` without reading any image (no data at all).
 
+**Intrinsic plasticity** (``intrinsic = true``, after the filters are fixed): each feature's
+excitability adapts to the cortex's own classes — an offset ``μ_f`` and a gain ``g_f`` with
+``features ← (features − μ_f) g_f``, ``μ_f`` = the feature's mean over the slow phase's images,
+``g_f = 1 / max(σ_f, 0.1 · median σ)`` (``σ_f`` its standard deviation; the bound keeps a feature
+silent on those images from blowing up on new ones). This is the fixed point of homeostatic
+intrinsic plasticity that holds each unit's mean and variance at a target (Triesch 2005; Desai et
+al. 1999), computed exactly over all the images given (no labels). It reads images even with
+``shape = "random"``; offset and gain are frozen with the centres and stored beside them.
+
 :func:`shape_patch` is given only the images of ``classes`` (the caller's
 :func:`~neuro_grlu.cls.tasks.subset`); it refuses any other class, and the test suite records
 what it receives in a protocol run. It never sees a label beyond that check.
@@ -43,7 +53,7 @@ what it receives in a protocol run. It never sees a label beyond that check.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -54,6 +64,9 @@ from ..params import ParamSet, param
 SIDE = 28
 #: Patches whose pixel sum (intensities in [0, 1]) is at most this are background and not learnt from.
 MIN_INK = 2.0
+#: Intrinsic plasticity: a feature's gain is at most 1 / (this x the median feature sd), so a
+#: feature (nearly) silent on the cortex's classes cannot blow up on new ones.
+MIN_SD_FRACTION = 0.1
 BLOCK = 500  # images per block of the vectorised feature computation (~75 MB at 64 centres)
 
 
@@ -68,6 +81,7 @@ class PatchParams(ParamSet):
     iterations: int = param(20, low=1, doc="passes of the WTA Hebbian rule over the patches")
     contrast_floor: float = param(0.3, low=0.0, doc="epsilon in r = c . p~ / (|p~| + epsilon): faint patches respond weakly")
     seed: int = param(0, low=0, doc="seed of the patch draw and the initial centres (mixed with the protocol seed)")
+    intrinsic: bool = param(False, doc="intrinsic plasticity in the slow phase: each feature's offset and gain are set from its mean and standard deviation over the cortex's classes' images (no labels), then frozen")
 
 
 def check_patch_params(p: PatchParams, what: str = "cortex.patch") -> None:
@@ -110,6 +124,8 @@ class PatchCortex:
     wall_time_s: float = 0.0
     patches: int = 0
     rule: str = "patch"
+    offset: np.ndarray | None = None
+    gain: np.ndarray | None = None
 
     def __post_init__(self):
         p = self.params
@@ -119,6 +135,18 @@ class PatchCortex:
                               f"got {c.shape}")
         c.flags.writeable = False
         self.centres = c
+        if (self.offset is None) != (self.gain is None) or (self.offset is not None) != p.intrinsic:
+            raise ConfigError(f"a patch cortex with intrinsic = {p.intrinsic} needs {'both' if p.intrinsic else 'neither'} "
+                              "offset and gain")
+        for name in ("offset", "gain"):
+            v = getattr(self, name)
+            if v is not None:
+                v = np.array(v, np.float32)
+                if v.shape != (self.n_features,) or not np.isfinite(v).all() or (name == "gain" and (v <= 0).any()):
+                    raise ConfigError(f"patch cortex {name} must be finite{', > 0' if name == 'gain' else ''}, of shape "
+                                      f"({self.n_features},); got shape {v.shape}")
+                v.flags.writeable = False
+                setattr(self, name, v)
         g = SIDE - p.patch + 1
         self._edges = np.rint(np.arange(p.pool + 1) * g / p.pool).astype(int)
 
@@ -131,7 +159,10 @@ class PatchCortex:
         return self
 
     def state_dict(self) -> dict:
-        return {"centres": self.centres}
+        out = {"centres": self.centres}
+        if self.offset is not None:
+            out.update(offset=self.offset, gain=self.gain)
+        return out
 
     def responses(self, images: np.ndarray) -> np.ndarray:
         """Triangle code ``t`` ``(B, G, G, K)`` of float32 images ``(B, 28, 28)``."""
@@ -143,6 +174,11 @@ class PatchCortex:
         return np.maximum(r - r.mean(axis=-1, keepdims=True), 0.0)
 
     def features(self, x: np.ndarray) -> np.ndarray:
+        f = self.raw_features(x)
+        return f if self.offset is None else (f - self.offset) * self.gain
+
+    def raw_features(self, x: np.ndarray) -> np.ndarray:
+        """The max-pooled triangle code before the intrinsic offset and gain ``(B, n_features)``."""
         images = as_images(x)
         e, q = self._edges, self.params.pool
         out = np.zeros((len(images), q, q, self.params.centres), np.float32)
@@ -202,7 +238,8 @@ def shape_patch(params: PatchParams, x: np.ndarray, y: np.ndarray, classes, *, s
         c = np.random.default_rng([seed, 6, params.seed]).standard_normal((params.centres, params.patch ** 2))
         c -= c.mean(axis=1, keepdims=True)
         c /= np.linalg.norm(c, axis=1, keepdims=True)
-        return PatchCortex(params, c.astype(np.float32), classes, [], time.perf_counter() - t0, 0)
+        return _with_intrinsic(PatchCortex(replace(params, intrinsic=False), c.astype(np.float32), classes, [], 0.0, 0),
+                               params, x, t0, log)
     rng = np.random.default_rng([seed, 5, params.seed])
     patches = sample_patches(params, x, rng) if len(y) else np.zeros((0, params.patch ** 2), np.float32)
     if len(patches) < params.centres:
@@ -217,4 +254,34 @@ def shape_patch(params: PatchParams, x: np.ndarray, y: np.ndarray, classes, *, s
             if log and (i == params.iterations or i % 5 == 0):
                 log(f"patch cortex WTA Hebbian pass {i}/{params.iterations} on {len(patches)} patches of classes "
                     f"{classes}: mean winning cosine {objective:.4f}, {empty} centres won nothing")
-    return PatchCortex(params, centres, classes, history, time.perf_counter() - t0, len(patches))
+    return _with_intrinsic(PatchCortex(replace(params, intrinsic=False), centres, classes, history, 0.0, len(patches)),
+                           params, x, t0, log)
+
+
+def intrinsic_statistics(cortex: PatchCortex, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and standard deviation ``(n_features,)`` float64 of ``cortex.raw_features(x)``
+    (sums accumulated block by block, float64)."""
+    n, s1, s2 = 0, np.zeros(cortex.n_features), np.zeros(cortex.n_features)
+    for start in range(0, len(x), BLOCK):
+        f = cortex.raw_features(x[start : start + BLOCK]).astype(np.float64)
+        n, s1, s2 = n + len(f), s1 + f.sum(axis=0), s2 + (f * f).sum(axis=0)
+    mean = s1 / n
+    return mean, np.sqrt(np.maximum(s2 / n - mean * mean, 0.0))
+
+
+def _with_intrinsic(cortex: PatchCortex, params: PatchParams, x: np.ndarray, t0: float, log) -> PatchCortex:
+    """The cortex with ``params`` (and, if ``params.intrinsic``, offset and gain set on ``x``)."""
+    offset = gain = None
+    if params.intrinsic:
+        if not len(x):
+            raise ConfigError("cortex.patch.intrinsic = true needs images of the cortex's classes (none were given)")
+        mean, sd = intrinsic_statistics(cortex, x)
+        if not np.median(sd) > 0:
+            raise ConfigError(f"cortex.patch.intrinsic: most features do not vary over the {len(x)} images of the "
+                              "cortex's classes (blank images?); give it images with digits or set intrinsic = false")
+        offset, gain = mean, 1.0 / np.maximum(sd, MIN_SD_FRACTION * np.median(sd))
+        if log:
+            log(f"patch cortex intrinsic plasticity on {len(x)} images: feature sd {np.median(sd):.4f} (median), "
+                f"{int((sd < MIN_SD_FRACTION * np.median(sd)).sum())} features at the gain ceiling")
+    return PatchCortex(params, cortex.centres, cortex.classes, cortex.history, time.perf_counter() - t0,
+                       cortex.patches, offset=offset, gain=gain)
