@@ -7,11 +7,13 @@ MNIST training images (pixels, all classes, in file order). The first ``--warmup
 with ``time.process_time`` (CPU seconds of this process) and wall time. Prints one JSON line
 (also appended to ``--json``): images per CPU second, per wall second, load average, the
 accuracy of the first spike over the timed images (the same number before and after a change
-that keeps the dynamics).
+that keeps the dynamics), and the CPU seconds per image of each component: the dentate code
+(numpy), ``set_spikes`` (the input spike list) and Brian2's ``Network.run``.
 
 Usage::
 
-    OMP_NUM_THREADS=1 python benchmarks/spiking_prototype_speed.py --images 2000 [--json OUT] [--label NAME]
+    OMP_NUM_THREADS=1 python benchmarks/spiking_prototype_speed.py --images 2000 [--json OUT] [--label NAME] \
+        [--model NAME] [--set hippocampus.race_steps=35 ...]
 """
 
 from __future__ import annotations
@@ -34,13 +36,14 @@ def main(argv=None) -> int:
     ap.add_argument("--images", type=int, default=2000, help="timed training images")
     ap.add_argument("--label", default="", help="stored with the numbers (e.g. before/after)")
     ap.add_argument("--json", help="append the result line here")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override of the definition (repeatable)")
     args = ap.parse_args(argv)
 
     from neuro_grlu.cls.hippocampus import learner_params, make_learner
     from neuro_grlu.data import load_mnist
     from neuro_grlu.definitions import load_definition
 
-    raw, _ = load_definition(args.model, [])
+    raw, _ = load_definition(args.model, args.set)
     name, params = learner_params(raw["hippocampus"])
     ds = load_mnist()
     n = args.warmup + args.images
@@ -48,6 +51,20 @@ def main(argv=None) -> int:
     y = ds.y_train[:n].astype(np.int64)
     h = make_learner(name, params, x.shape[1], 10)
     h.fit_online(x[: args.warmup], y[: args.warmup])
+    parts = {"code": 0.0, "set_spikes": 0.0, "network_run": 0.0}
+
+    def timed(name, f):  # CPU seconds spent in one component
+        def call(*a, **kw):
+            c = time.process_time()
+            try:
+                return f(*a, **kw)
+            finally:
+                parts[name] += time.process_time() - c
+        return call
+
+    h.code = timed("code", h.code)
+    h._inp.set_spikes = timed("set_spikes", h._inp.set_spikes)
+    h._net.run = timed("network_run", h._net.run)
     load0 = os.getloadavg()[0]
     t0, c0 = time.perf_counter(), time.process_time()
     first = h.fit_online(x[args.warmup:], y[args.warmup:])
@@ -57,10 +74,13 @@ def main(argv=None) -> int:
     code = Path(neuro_grlu.__file__).resolve().parents[1]  # the checkout whose code ran (PYTHONPATH)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=code, capture_output=True,
                             text=True).stdout.strip()
-    res = {"label": args.label, "model": args.model, "code": str(code), "commit": commit, "warmup": args.warmup, "images": args.images,
+    res = {"label": args.label, "model": args.model, "overrides": args.set, "code": str(code), "commit": commit, "warmup": args.warmup, "images": args.images,
            "cpu_s": round(cpu, 3), "wall_s": round(wall, 3), "images_per_cpu_s": round(args.images / cpu, 1),
            "images_per_wall_s": round(args.images / wall, 1), "first_spike_accuracy": float(np.mean(first)),
-           "decisions_per_image": float(np.mean(h.guesses[-1])), "load_before": round(load0, 2),
+           "decisions_per_image": float(np.mean(h.guesses[-1])), "simulated_ms_per_image": round(h.slot_ms, 3),
+           "cpu_ms_per_image": {k: round(1e3 * v / args.images, 3) for k, v in parts.items()}
+           | {"other": round(1e3 * (cpu - sum(parts.values())) / args.images, 3)},
+           "load_before": round(load0, 2),
            "load_after": round(os.getloadavg()[0], 2),
            "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     line = json.dumps(res)
