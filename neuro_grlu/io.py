@@ -196,7 +196,6 @@ class RunWriter:
                                "or --resume to continue it")
         if self.target.exists():
             self.path = self.target.with_name(self.target.name + ".new")
-        self._tmp = self.path.with_name(self.path.name + ".tmp")
         if int(epochs_planned) < 0:
             raise ValueError(f"epochs_planned must be >= 0, got {epochs_planned}")
         try:
@@ -258,7 +257,6 @@ class RunWriter:
         path, run, state = cls.check_resume(target, config=config, kind=kind)
         self = cls.__new__(cls)
         self.target, self.path = target, path
-        self._tmp = path.with_name(path.name + ".tmp")
         with h5py.File(path, "r") as f:
             self._attrs = {k: (v.item() if isinstance(v, np.generic) else _str(v) if isinstance(v, bytes) else v)
                            for k, v in f.attrs.items()}
@@ -541,21 +539,14 @@ class RunWriter:
                     _merge_stream(g, name, self._sidecar / name, info)
 
     def _checkpoint(self) -> None:
-        """Write the whole file to ``<path>.tmp``, fsync it, and rename it onto `path`."""
+        """Write the whole file through :func:`replace_atomically` (temporary file, fsync, rename)."""
+
+        def write(tmp: Path) -> None:
+            with h5py.File(tmp, "w") as f:
+                self._write(f)
+
         try:
-            try:
-                with h5py.File(self._tmp, "w") as f:
-                    self._write(f)
-                fd = os.open(self._tmp, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-                os.replace(self._tmp, self.path)
-            except BaseException:
-                self._tmp.unlink(missing_ok=True)
-                raise
-            _fsync_dir(self.path.parent)
+            replace_atomically(self.path, write)
             if self._finished and self._sidecar.exists():
                 shutil.rmtree(self._sidecar, ignore_errors=True)
         except OSError as exc:
