@@ -37,6 +37,7 @@ def main(argv=None) -> int:
     ap.add_argument("--label", default="", help="stored with the numbers (e.g. before/after)")
     ap.add_argument("--json", help="append the result line here")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override of the definition (repeatable)")
+    ap.add_argument("--profile", action="store_true", help="also store Brian2's CPU time per code object (Network.run(profile=True))")
     args = ap.parse_args(argv)
 
     from neuro_grlu.cls.hippocampus import learner_params, make_learner
@@ -64,7 +65,14 @@ def main(argv=None) -> int:
 
     h.code = timed("code", h.code)
     h._inp.set_spikes = timed("set_spikes", h._inp.set_spikes)
-    h._net.run = timed("network_run", h._net.run)
+    run, per_object = h._net.run, {}
+
+    def run_profiled(*a, **kw):  # Brian2 keeps the profile of the last run only: sum over blocks
+        run(*a, profile=True, **kw)
+        for obj, seconds in h._net.profiling_info:
+            per_object[obj] = per_object.get(obj, 0.0) + float(seconds)
+
+    h._net.run = timed("network_run", run_profiled if args.profile else run)
     load0 = os.getloadavg()[0]
     t0, c0 = time.perf_counter(), time.process_time()
     first = h.fit_online(x[args.warmup:], y[args.warmup:])
@@ -83,6 +91,9 @@ def main(argv=None) -> int:
            "load_before": round(load0, 2),
            "load_after": round(os.getloadavg()[0], 2),
            "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if args.profile:  # Brian2's own timer per code object, summed over the timed blocks
+        res["brian2_ms_per_image"] = {obj: round(1e3 * t / args.images, 3)
+                                      for obj, t in sorted(per_object.items(), key=lambda ot: -ot[1])}
     line = json.dumps(res)
     print(line, flush=True)
     if args.json:

@@ -132,6 +132,23 @@ def test_gated_dopamine_keeps_the_running_mean():
     np.testing.assert_allclose(h.W[0], codes.mean(axis=0), atol=1e-6)
 
 
+def test_lockout_dips_and_evaluation_leave_the_synapses_untouched():
+    """The synapses are written on 'learn' events only: with dips = 'lockout' a wrong guess and
+    any spike in evaluation leave a unit's weights bit-identical, and the kept norm ``wn2`` stays
+    ``‖w‖²`` (the synaptic scaling the cosine reads)."""
+    h = net(units_per_class=1, alpha=0.5, teacher="reward", recruit=0.2, recruit_jitter=0.0, dopamine_gain="gate")
+    x, _ = toy(1, [0], 7)
+    h.fit_online(x, np.array([0]))
+    W = h.W
+    assert np.any(W[0] > 0) and h.wins[0] == 1
+    h.predict(np.repeat(x, 5, axis=0))  # evaluation: unit 0 fires, nothing is written
+    np.testing.assert_array_equal(h.W, W)
+    h.fit_online(x, np.array([1]))  # unit 0 fires first and is wrong: a dip, locked out, not written
+    assert h.guesses[-1][0] >= 2 and h.wins[1] == 1  # the race went on: class 1's unit was recruited
+    np.testing.assert_array_equal(h.W[0], W[0])
+    np.testing.assert_allclose(np.asarray(h._out.wn2[:]), (h.W.astype(np.float64) ** 2).sum(axis=1), rtol=1e-5)
+
+
 def test_first_spike_is_the_best_cosine():
     h = net(teacher="label")
     x, y = toy(200, [0, 1, 2, 3], 11)

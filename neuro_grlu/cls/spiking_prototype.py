@@ -73,8 +73,12 @@ Teaching signals (what :attr:`uses` declares)
     gates which population may fire after an error (an unconditioned stimulus).
 
 Speed: a block of ``block_images`` presentations is one ``Network.run`` (input spikes from a
-``SpikeGeneratorGroup``, labels in a ``TimedArray`` rewritten in place); each presentation
-lasts ``(race_steps + 1) · dt_ms`` of simulated time.
+``SpikeGeneratorGroup``, labels in a ``TimedArray`` rewritten in place and read once per
+presentation); each presentation lasts ``(race_steps + 1) · dt_ms`` of simulated time. The
+synapses are written on "learn" events only (spikes whose dopamine is not zero; every other
+spike's step is exactly 0), and the lock-out and the recruitment chain share one ``Synapses``
+object. ``benchmarks/spiking_prototype_speed.py --profile`` gives the CPU time of each Brian2
+code object (at 16,000 inputs × 1,000 units most of it is the input spikes' ``I_post += w``).
 """
 
 from __future__ import annotations
@@ -300,19 +304,30 @@ class SpikingPrototype:
         cls : integer (constant)
         plastic : 1 (shared)
         recruiting : 1 (shared)
-        tgt = 1.0*int(cls == y_table(t - t_block)) : 1
+        label : 1 (shared)
+        tgt = 1.0*int(cls == label) : 1
         cosine = I*xs/sqrt(wn2 + 1e-12) : 1
         drive = int(wins > 0.5)*cosine + int(wins < 0.5)*candidate*plastic*recruiting*(rho + jitter*noise) : 1
         theta = th_hi - (th_hi - th_lo)*clip(({phase} - 1.0)/race_steps, 0.0, 1.0) : 1
         """
-        out = b2.NeuronGroup(C * M, eqs, threshold=f"{phase} >= 1 and blocked < 0.5 and drive >= theta",
+        fires = f"{phase} >= 1 and blocked < 0.5 and drive >= theta"
+        # The plasticity runs on "learn" events: spikes whose dopamine writes the synapses (a burst;
+        # a dip too with dips = "depress"). On every other spike its step is exactly 0 (w and wn2
+        # unchanged), so skipping them changes nothing but the cost: no pass over the unit's
+        # `expand` synapses for a wrong guess under lock-out, nor for any spike in evaluation.
+        writes = "plastic*(tgt - E) > 0" if p.dips == "lockout" else "plastic*(tgt - E) != 0"
+        out = b2.NeuronGroup(C * M, eqs, threshold=fires, events={"learn": f"{fires} and {writes}"},
                              reset="blocked = 1\nE += plastic*alpha*(tgt - E)\nwins += plastic*tgt",
                              clock=clock, namespace=ns, name="proto_output")
         out.cls = np.repeat(np.arange(C), M)
         out.candidate = (np.arange(C * M) % M == 0).astype(float)  # the next free unit of each class
         out.E = 1.0 / C
-        out.run_regularly("I = 0\nblocked = 0\nnoise = rand()", dt=self._slot, when="start", name="proto_slot_start")
+        # a new presentation: drive and lock-out cleared, the novelty noise drawn, the label read
+        # once (-1 in evaluation: no unit is the target)
+        out.run_regularly("label = y_table(t - t_block)\nI = 0\nblocked = 0\nnoise = rand()", dt=self._slot,
+                          when="start", name="proto_slot_start")
         syn = b2.Synapses(inp, out, "w : 1\ntpre : second", clock=clock, namespace=ns, name="proto_syn",
+                          on_event={"pre": "spike", "post": "learn"},
                           on_pre="I_post += w\ntpre = t",
                           on_post="""
                           x_pre_trace = xs*int(t - tpre < slot_dur)
@@ -325,27 +340,25 @@ class SpikingPrototype:
         syn.connect()  # ordered by presynaptic index: w[:] reshapes to (expand, n_units)
         syn.w = 0.0
         syn.tpre = -1e6 * b2.second
-        lat = b2.Synapses(out, out, clock=clock, namespace=ns,
+        # Lateral connections (every ordered pair of units) carry the lock-out and the recruitment
+        # chain: next_unit = 1 from each unit to the next of its class, so that a rewarded first
+        # spike of the candidate makes the next unit of its class the candidate (one unit recruited
+        # per class and presentation, no duplicates). One Synapses object, one code object per step.
+        lat = b2.Synapses(out, out, "next_unit : 1 (constant)", clock=clock, namespace=ns,
                           name="proto_lateral",
                           on_pre="""
                           same = 1.0*int(cls_pre == cls_post)
                           lock = plastic*clip(tgt_pre + 1 - retry, 0, 1)
                           wrong = plastic*(1 - tgt_pre)
                           blocked_post = clip(blocked_post + lock + wrong*same + wrong*teach*(1 - tgt_post) + (1 - plastic)*same, 0, 1)
+                          candidate_post = clip(candidate_post + next_unit*plastic*tgt_pre*int(wins_pre < 0.5), 0, 1)
                           """)
         lat.connect(condition="i != j")
-        # recruitment hands on: a rewarded first spike of the candidate makes the next unit of its
-        # class the candidate (one unit recruited per class and presentation, no duplicates)
-        nxt = b2.Synapses(out, out, clock=clock, namespace=ns, name="proto_next_free",
-                          on_pre="candidate_post = clip(candidate_post + plastic*tgt_pre*int(wins_pre < 0.5), 0, 1)")
-        first = np.arange(C * M)
-        first = first[first % M < M - 1]
-        chain = [nxt] if len(first) else []  # one unit per class: nothing to hand on
-        if chain:
-            nxt.connect(i=first, j=first + 1)
+        pre, post = np.asarray(lat.i[:]), np.asarray(lat.j[:])
+        lat.next_unit = ((post == pre + 1) & (pre % M < M - 1)).astype(float)
         self._mon = b2.SpikeMonitor(out, name="proto_spikes")
         self._out, self._syn = out, syn
-        self._net = b2.Network(inp, out, syn, lat, *chain, self._mon, name="proto_network")
+        self._net = b2.Network(inp, out, syn, lat, self._mon, name="proto_network")
         self.timing["build_wall_s"] += time.perf_counter() - t_build
 
     def _set_mode(self, train: bool):
