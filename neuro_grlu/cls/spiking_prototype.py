@@ -289,7 +289,7 @@ class SpikingPrototype:
         self._ns = ns = dict(y_table=self._labels, t_block=0 * b2.second, slot_steps=self.slot_steps,
                              race_steps=float(p.race_steps), th_hi=p.theta_high, th_lo=p.theta_low,
                              xs=1.0 / np.sqrt(self.K), rho=p.recruit, jitter=p.recruit_jitter, alpha=p.alpha,
-                             slot_dur=self._slot, depress=float(p.dips == "depress"), dip_rate=p.dip_rate, retry=float(p.retry),
+                             depress=float(p.dips == "depress"), dip_rate=p.dip_rate, retry=float(p.retry),
                              teach=float(p.teacher == "label"), rpe_gain=float(p.dopamine_gain == "rpe"))
         phase = "(timestep(t - t_block, dt) % slot_steps)"
         self._inp = inp = b2.SpikeGeneratorGroup(N, np.zeros(0, int), np.zeros(0) * ms, clock=clock, name="proto_input")
@@ -326,11 +326,13 @@ class SpikingPrototype:
         # once (-1 in evaluation: no unit is the target)
         out.run_regularly("label = y_table(t - t_block)\nI = 0\nblocked = 0\nnoise = rand()", dt=self._slot,
                           when="start", name="proto_slot_start")
-        syn = b2.Synapses(inp, out, "w : 1\ntpre : second", clock=clock, namespace=ns, name="proto_syn",
+        # the presynaptic trace: the presentation of the synapse's last input spike (an int32 stamp:
+        # 4 bytes written per synapse and input spike, the bulk of the input's cost)
+        syn = b2.Synapses(inp, out, "w : 1\npre_slot : integer", clock=clock, namespace=ns, name="proto_syn",
                           on_event={"pre": "spike", "post": "learn"},
-                          on_pre="I_post += w\ntpre = t",
+                          on_pre="I_post += w\npre_slot = timestep(t, dt) // slot_steps",
                           on_post="""
-                          x_pre_trace = xs*int(t - tpre < slot_dur)
+                          x_pre_trace = xs*int(pre_slot == timestep(t, dt) // slot_steps)
                           dop = plastic*(tgt_post - E_post)
                           step = int(dop > 0)/(wins_post + 1)*(rpe_gain*dop + 1 - rpe_gain) + depress*dip_rate*int(dop < 0)*dop
                           w_new = clip(w + step*(x_pre_trace - w), 0, 1)
@@ -339,7 +341,7 @@ class SpikingPrototype:
                           """)
         syn.connect()  # ordered by presynaptic index: w[:] reshapes to (expand, n_units)
         syn.w = 0.0
-        syn.tpre = -1e6 * b2.second
+        syn.pre_slot = -1
         # Lateral connections (every ordered pair of units) carry the lock-out and the recruitment
         # chain: next_unit = 1 from each unit to the next of its class, so that a rewarded first
         # spike of the candidate makes the next unit of its class the candidate (one unit recruited
