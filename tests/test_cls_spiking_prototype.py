@@ -143,10 +143,25 @@ def test_lockout_dips_and_evaluation_leave_the_synapses_untouched():
     assert np.any(W[0] > 0) and h.wins[0] == 1
     h.predict(np.repeat(x, 5, axis=0))  # evaluation: unit 0 fires, nothing is written
     np.testing.assert_array_equal(h.W, W)
+    wn2, E = np.array(h._out.wn2[:]), np.array(h._out.E[:])
     h.fit_online(x, np.array([1]))  # unit 0 fires first and is wrong: a dip, locked out, not written
     assert h.guesses[-1][0] >= 2 and h.wins[1] == 1  # the race went on: class 1's unit was recruited
+    assert h._out.E[0] < E[0]  # unit 0 did fire and was dipped
     np.testing.assert_array_equal(h.W[0], W[0])
+    assert h._out.wn2[0] == wn2[0]  # its kept norm untouched too
     np.testing.assert_allclose(np.asarray(h._out.wn2[:]), (h.W.astype(np.float64) ** 2).sum(axis=1), rtol=1e-5)
+
+
+def test_recruitment_chain_links_each_unit_to_the_next_of_its_class():
+    """The lateral synapses carry the recruitment chain: next_unit = 1 exactly on (u, u + 1) within a class."""
+    h = net()
+    h._build()
+    lat = h._net["proto_lateral"]
+    pre, post, flag = np.asarray(lat.i[:]), np.asarray(lat.j[:]), np.asarray(lat.next_unit[:])
+    M = h.params.units_per_class
+    linked = set(zip(pre[flag == 1].tolist(), post[flag == 1].tolist()))
+    assert linked == {(c * M + k, c * M + k + 1) for c in range(C) for k in range(M - 1)}
+    assert set(np.unique(flag).tolist()) == {0.0, 1.0}
 
 
 def test_first_spike_is_the_best_cosine():

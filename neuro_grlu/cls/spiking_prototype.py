@@ -75,8 +75,8 @@ Teaching signals (what :attr:`uses` declares)
 Speed: a block of ``block_images`` presentations is one ``Network.run`` (input spikes from a
 ``SpikeGeneratorGroup``, labels in a ``TimedArray`` rewritten in place and read once per
 presentation); each presentation lasts ``(race_steps + 1) · dt_ms`` of simulated time. The
-synapses are written on "learn" events only (spikes whose dopamine is not zero; every other
-spike's step is exactly 0), and the lock-out and the recruitment chain share one ``Synapses``
+synapses are written on "learn" events only (spikes whose dopamine writes the synapses: a
+burst, or a dip with ``dips = "depress"``; every other spike's step is exactly 0), and the lock-out and the recruitment chain share one ``Synapses``
 object. ``benchmarks/spiking_prototype_speed.py --profile`` gives the CPU time of each Brian2
 code object (at 16,000 inputs × 1,000 units most of it is the input spikes' ``I_post += w``).
 """
@@ -315,6 +315,9 @@ class SpikingPrototype:
         # a dip too with dips = "depress"). On every other spike its step is exactly 0 (w and wn2
         # unchanged), so skipping them changes nothing but the cost: no pass over the unit's
         # `expand` synapses for a wrong guess under lock-out, nor for any spike in evaluation.
+        # (The event and the spike evaluate the same `fires` expression in two compiled loops on
+        # the same state; a value within one rounding of the threshold is assumed to be judged
+        # alike by both: the benchmark's decisions are unchanged.)
         writes = "plastic*(tgt - E) > 0" if p.dips == "lockout" else "plastic*(tgt - E) != 0"
         out = b2.NeuronGroup(C * M, eqs, threshold=fires, events={"learn": f"{fires} and {writes}"},
                              reset="blocked = 1\nE += plastic*alpha*(tgt - E)\nwins += plastic*tgt",
