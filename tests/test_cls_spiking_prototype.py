@@ -164,6 +164,25 @@ def test_recruitment_chain_links_each_unit_to_the_next_of_its_class():
     assert set(np.unique(flag).tolist()) == {0.0, 1.0}
 
 
+def test_gated_lockout_learns_the_same_from_reward_as_from_the_label():
+    """With dopamine_gain = 'gate' and lock-out dips only a rewarded spike writes, and it does not
+    depend on E; the label gate only silences the wrong classes sooner. The right class's best
+    unit fires at the same step either way, so reward only learns exactly what the label teaches,
+    with more guesses (measured on MNIST, validation: the same accuracy matrix, 4.31 against 2.52
+    decisions per image). With dopamine_gain = 'rpe' the step depends on E, which wrong guesses
+    move, so there the two can differ."""
+    x, y = toy(200, [0, 1, 2, 3], 21)
+    rng = np.random.default_rng
+    learnt = {}
+    for teacher in ("label", "reward"):
+        h = net(teacher=teacher, dopamine_gain="gate", dips="lockout")
+        h.fit_online(x, y, rng=rng(5))
+        learnt[teacher] = (h.W, h.wins, np.concatenate(h.guesses).sum())
+    np.testing.assert_array_equal(learnt["reward"][0], learnt["label"][0])
+    np.testing.assert_array_equal(learnt["reward"][1], learnt["label"][1])
+    assert learnt["reward"][2] > learnt["label"][2]  # reward only guesses more often
+
+
 def test_first_spike_is_the_best_cosine():
     h = net(teacher="label")
     x, y = toy(200, [0, 1, 2, 3], 11)
