@@ -57,8 +57,8 @@ PATCH = ["cls-patch-random-prototype", "cls-patch-untrained-prototype", "cls-pat
          # session 11: intrinsic plasticity (each feature's offset and gain learnt on 0-4)
          "cls-patch7-intrinsic-prototype", "cls-patch-selected04-intrinsic-prototype",
          "cls-patch7-intrinsic-spiking-label-gate-wide",
-         # session 12: its reward-only variant (a)
-         "cls-patch7-intrinsic-spiking-reward-gate-wide"]
+         # session 12: its reward-only variant (a); intrinsic plasticity on all ten digits (upper reference)
+         "cls-patch7-intrinsic-spiking-reward-gate-wide", "cls-patch7-intrinsic09-prototype"]
 # issue 15's one-pass goal: all ten digits in one task, one pass over the 50,000 training images
 ONEPASS = ["cls-onepass-spiking-label", "cls-onepass-patch-spiking-label", "cls-onepass-patch-spiking-label-gate",
            "cls-onepass-patch7-random-spiking-label-gate", "cls-onepass-patch7-intrinsic-spiking-label-gate"]
