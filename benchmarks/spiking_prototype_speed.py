@@ -72,15 +72,13 @@ def main(argv=None) -> int:
     parts = {"code": 0.0, "set_spikes": 0.0, "network_run": 0.0}
     if args.features == "cortex":  # the row's own input: the frozen cortex of its definition
         from neuro_grlu.cls.config import load_continual
-        from neuro_grlu.cls.patch import shape_patch
-        from neuro_grlu.cls.tasks import subset
+        from neuro_grlu.cls.experiment import shape_front_end
 
         cfg = load_continual(args.model, args.set)
         if cfg.patch is None:
             ap.error(f"--features cortex: {args.model} has no [cortex.patch] table (use --features pixels)")
         n_fit = len(ds.y_train) - cfg.protocol.validation
-        xs, ys = subset(ds.x_train[:n_fit], ds.y_train[:n_fit].astype(np.int64), cfg.cortex.classes, cfg.cortex.train_limit)
-        cortex = shape_patch(cfg.patch, xs, ys, cfg.cortex.classes, seed=cfg.protocol.seed)
+        cortex = shape_front_end(cfg, ds.x_train[:n_fit], ds.y_train[:n_fit].astype(np.int64))
         x = cortex.features(ds.x_train[: args.warmup])
         c, w = time.process_time(), time.perf_counter()
         x = np.concatenate([x, cortex.features(ds.x_train[args.warmup : n])])

@@ -226,6 +226,15 @@ def _restore_cortex(cfg: ContinualConfig, tree: dict, weights: dict, n_in: int, 
     return Cortex(net, tree["rule"], classes, list(tree["history"]), float(tree["wall_time_s"]))
 
 
+def shape_front_end(cfg: ContinualConfig, x_train: np.ndarray, y_train: np.ndarray, log=None):
+    """The slow phase of a patch or localized cortex: shaped on the images of ``cortex.classes``
+    among ``x_train`` (the training part, validation hold-out already removed), then frozen."""
+    xs, ys = subset(x_train, y_train, cfg.cortex.classes, cfg.cortex.train_limit)
+    if cfg.patch is not None:
+        return shape_patch(cfg.patch, xs, ys, cfg.cortex.classes, seed=cfg.protocol.seed, log=log)
+    return shape_localized(cfg.localized, xs, ys, cfg.cortex.classes, seed=cfg.protocol.seed, log=log)
+
+
 def _learner_tree(learner) -> dict:
     """The scalars of a rate hippocampus learner that its ``state_dict`` (the weights) lacks."""
     tree = {"name": learner.name, "examples_seen": int(learner.examples_seen)}
@@ -375,11 +384,7 @@ def run_continual(cfg: ContinualConfig, dataset: Dataset, *, out: str | None = N
         if saved is not None and saved[1].get("cortex") is not None:
             cortex = _restore_cortex(cfg, saved[1]["cortex"], writer.weights, n_in, writer.path)
         if cortex is None and (cfg.localized is not None or cfg.patch is not None):
-            xs, ys = subset(x_train, y_train, cfg.cortex.classes, cfg.cortex.train_limit)
-            if cfg.patch is not None:
-                cortex = shape_patch(cfg.patch, xs, ys, cfg.cortex.classes, seed=pr.seed, log=log)
-            else:
-                cortex = shape_localized(cfg.localized, xs, ys, cfg.cortex.classes, seed=pr.seed, log=log)
+            cortex = shape_front_end(cfg, x_train, y_train, log=log)
             if writer is not None and not done:
                 writer.save_state(weights=weights(), arrays=arrays(), learner_state=learner_state(0),
                                   wall_time_s=time.perf_counter() - t_run)

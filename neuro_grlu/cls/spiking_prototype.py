@@ -76,8 +76,8 @@ Speed: a block of ``block_images`` presentations is one ``Network.run`` (input s
 ``SpikeGeneratorGroup``, labels in a ``TimedArray`` rewritten in place and read once per
 presentation); each presentation lasts ``(race_steps + 1) · dt_ms`` of simulated time. The
 synapses are written on "learn" events only (spikes whose dopamine writes the synapses: a
-burst, or a dip with ``dips = "depress"``; every other spike's step is exactly 0), and the lock-out and the recruitment chain share one ``Synapses``
-object. ``benchmarks/spiking_prototype_speed.py --profile`` gives the CPU time of each Brian2
+burst, or a dip with ``dips = "depress"``; every other spike's step is exactly 0), and the
+lock-out and the recruitment chain share one ``Synapses`` object. ``benchmarks/spiking_prototype_speed.py --profile`` gives the CPU time of each Brian2
 code object (at 16,000 inputs × 1,000 units most of it is the input spikes' ``I_post += w``).
 """
 
