@@ -73,12 +73,15 @@ Teaching signals (what :attr:`uses` declares)
     gates which population may fire after an error (an unconditioned stimulus).
 
 Speed: a block of ``block_images`` presentations is one ``Network.run`` (input spikes from a
-``SpikeGeneratorGroup``, labels in a ``TimedArray`` rewritten in place and read once per
-presentation); each presentation lasts ``(race_steps + 1) · dt_ms`` of simulated time. The
-synapses are written on "learn" events only (spikes whose dopamine writes the synapses: a
-burst, or a dip with ``dips = "depress"``; every other spike's step is exactly 0), and the
-lock-out and the recruitment chain share one ``Synapses`` object. ``benchmarks/spiking_prototype_speed.py --profile`` gives the CPU time of each Brian2
-code object (at 16,000 inputs × 1,000 units most of it is the input spikes' ``I_post += w``).
+``SpikeGeneratorGroup``; labels and the binary codes in ``TimedArray`` tables rewritten in place
+and read by presentation); each presentation lasts ``(race_steps + 1) · dt_ms`` of simulated time.
+An input spike only adds its weight (``I_post += w``); each unit's cosine is computed once per
+presentation, so the per-step threshold compares a stored number with the ramp. A spike's reset
+stores the step its dopamine writes (``eta``), and the synapses are written on "learn" events
+(``eta != 0``, checked after the resets of the same step) only: a burst, or a dip with
+``dips = "depress"``; every other spike's step is exactly 0. The lock-out and the recruitment
+chain share one ``Synapses`` object. ``benchmarks/spiking_prototype_speed.py --profile`` gives
+the CPU time of each Brian2 code object.
 """
 
 from __future__ import annotations
@@ -301,27 +304,33 @@ class SpikingPrototype:
         blocked : 1
         noise : 1
         candidate : 1
+        cosine : 1
+        eta : 1
         cls : integer (constant)
         plastic : 1 (shared)
         recruiting : 1 (shared)
         label : 1 (shared)
         tgt = 1.0*int(cls == label) : 1
-        cosine = I*xs/sqrt(wn2 + 1e-12) : 1
         drive = int(wins > 0.5)*cosine + int(wins < 0.5)*candidate*plastic*recruiting*(rho + jitter*noise) : 1
         theta = th_hi - (th_hi - th_lo)*clip(({phase} - 1.0)/race_steps, 0.0, 1.0) : 1
         """
         fires = f"{phase} >= 1 and blocked < 0.5 and drive >= theta"
-        # The plasticity runs on "learn" events: spikes whose dopamine writes the synapses (a burst;
-        # a dip too with dips = "depress"). On every other spike its step is exactly 0 (w and wn2
-        # unchanged), so skipping them changes nothing but the cost: no pass over the unit's
-        # `expand` synapses for a wrong guess under lock-out, nor for any spike in evaluation.
-        # (The event and the spike evaluate the same `fires` expression in two compiled loops on
-        # the same state; a value within one rounding of the threshold is assumed to be judged
-        # alike by both: the benchmark's decisions are unchanged.)
-        writes = "plastic*(tgt - E) > 0" if p.dips == "lockout" else "plastic*(tgt - E) != 0"
-        out = b2.NeuronGroup(C * M, eqs, threshold=fires, events={"learn": f"{fires} and {writes}"},
-                             reset="blocked = 1\nE += plastic*alpha*(tgt - E)\nwins += plastic*tgt",
+        # A spike's reset stores the step its dopamine writes, eta (0 unless a burst, or a dip with
+        # dips = "depress"), with E and wins as they were at the spike; a "learn" event (eta != 0),
+        # checked after the resets of the same time step, runs the plasticity over the unit's
+        # `expand` synapses and clears eta. Every other spike (a wrong guess under lock-out, any
+        # spike in evaluation) has a step of exactly 0 and skips that pass.
+        out = b2.NeuronGroup(C * M, eqs, threshold=fires, events={"learn": "eta != 0"},
+                             reset="""
+                             dop = plastic*(tgt - E)
+                             eta = int(dop > 0)/(wins + 1)*(rpe_gain*dop + 1 - rpe_gain) + depress*dip_rate*int(dop < 0)*dop
+                             blocked = 1
+                             E += plastic*alpha*(tgt - E)
+                             wins += plastic*tgt
+                             """,
                              clock=clock, namespace=ns, name="proto_output")
+        out.set_event_schedule("learn", when="after_resets", order=0)
+        out.run_on_event("learn", "eta = 0", when="after_resets", order=2)
         out.cls = np.repeat(np.arange(C), M)
         out.candidate = (np.arange(C * M) % M == 0).astype(float)  # the next free unit of each class
         out.E = 1.0 / C
@@ -329,22 +338,29 @@ class SpikingPrototype:
         # once (-1 in evaluation: no unit is the target)
         out.run_regularly("label = y_table(t - t_block)\nI = 0\nblocked = 0\nnoise = rand()", dt=self._slot,
                           when="start", name="proto_slot_start")
-        # the presynaptic trace: the presentation of the synapse's last input spike (an int32 stamp:
-        # 4 bytes written per synapse and input spike, the bulk of the input's cost)
-        syn = b2.Synapses(inp, out, "w : 1\npre_slot : integer", clock=clock, namespace=ns, name="proto_syn",
+        # each unit's cosine with the input, once per presentation (after the input spikes of its
+        # first step have arrived): the drive of a committed unit is fixed for the race (only a
+        # unit that has just learnt changes its wn2, and it stays blocked), so the thresholder
+        # compares a stored number with the ramp instead of dividing by a square root every step
+        out.run_regularly("cosine = I*xs/sqrt(wn2 + 1e-12)", dt=self._slot, when="after_synapses",
+                          name="proto_slot_cosine")
+        # the presynaptic trace reads the block's binary code (a TimedArray of one row per
+        # presentation, rewritten in place per block), so an input spike only adds its weight
+        self._code_table = b2.TimedArray(np.zeros((p.block_images + 1, N)), dt=self._slot, name="proto_code")
+        ns["code_table"] = self._code_table
+        syn = b2.Synapses(inp, out, "w : 1", clock=clock, namespace=ns, name="proto_syn",
                           on_event={"pre": "spike", "post": "learn"},
-                          on_pre="I_post += w\npre_slot = timestep(t, dt) // slot_steps",
+                          on_pre="I_post += w",
                           on_post="""
-                          x_pre_trace = xs*int(pre_slot == timestep(t, dt) // slot_steps)
-                          dop = plastic*(tgt_post - E_post)
-                          step = int(dop > 0)/(wins_post + 1)*(rpe_gain*dop + 1 - rpe_gain) + depress*dip_rate*int(dop < 0)*dop
-                          w_new = clip(w + step*(x_pre_trace - w), 0, 1)
+                          x_pre_trace = xs*code_table(t - t_block, i)
+                          w_new = clip(w + eta_post*(x_pre_trace - w), 0, 1)
                           wn2_post += w_new**2 - w**2
                           w = w_new
                           """)
+        # the plasticity runs after the resets (where eta is stored), before eta is cleared
+        syn.post.when, syn.post.order = "after_resets", 1
         syn.connect()  # ordered by presynaptic index: w[:] reshapes to (expand, n_units)
         syn.w = 0.0
-        syn.pre_slot = -1
         # Lateral connections (every ordered pair of units) carry the lock-out and the recruitment
         # chain: next_unit = 1 from each unit to the next of its class, so that a rewarded first
         # spike of the candidate makes the next unit of its class the candidate (one unit recruited
@@ -380,6 +396,8 @@ class SpikingPrototype:
         self._labels.values[:] = -1.0
         if y is not None:
             self._labels.values[:n] = y
+        self._code_table.values[:n] = x
+        self._code_table.values[n:] = 0.0
         k, idx = np.nonzero(x)
         steps0 = int(round(float(t_block / self._b2.ms) / self.params.dt_ms))
         times = (steps0 + k * self.slot_steps) * self.params.dt_ms
