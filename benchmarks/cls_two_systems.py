@@ -61,7 +61,8 @@ PATCH = ["cls-patch-random-prototype", "cls-patch-untrained-prototype", "cls-pat
          "cls-patch7-intrinsic-spiking-reward-gate-wide", "cls-patch7-intrinsic09-prototype"]
 # issue 15's one-pass goal: all ten digits in one task, one pass over the 50,000 training images
 ONEPASS = ["cls-onepass-spiking-label", "cls-onepass-patch-spiking-label", "cls-onepass-patch-spiking-label-gate",
-           "cls-onepass-patch7-random-spiking-label-gate", "cls-onepass-patch7-intrinsic-spiking-label-gate"]
+           "cls-onepass-patch7-random-spiking-label-gate", "cls-onepass-patch7-intrinsic-spiking-label-gate",
+           "cls-onepass-patch7-intrinsic-spiking-label-gate-r35"]
 ROWS = SPIKING + RATE + CORTEX + PATCH + ONEPASS
 
 
