@@ -78,7 +78,7 @@ and read by presentation); each presentation lasts ``(race_steps + 1) · dt_ms``
 An input spike only adds its weight (``I_post += w``); each unit's cosine is computed once per
 presentation, so the per-step threshold compares a stored number with the ramp. A spike's reset
 stores the step its dopamine writes (``eta``), and the synapses are written on "learn" events
-(``eta != 0``, checked after the resets of the same step) only: a burst, or a dip with
+(``eta != 0`` on a spike of this step, checked after the resets) only: a burst, or a dip with
 ``dips = "depress"``; every other spike's step is exactly 0. The lock-out and the recruitment
 chain share one ``Synapses`` object. ``benchmarks/spiking_prototype_speed.py --profile`` gives
 the CPU time of each Brian2 code object.
@@ -306,6 +306,7 @@ class SpikingPrototype:
         candidate : 1
         cosine : 1
         eta : 1
+        t_spike : second
         cls : integer (constant)
         plastic : 1 (shared)
         recruiting : 1 (shared)
@@ -316,33 +317,35 @@ class SpikingPrototype:
         """
         fires = f"{phase} >= 1 and blocked < 0.5 and drive >= theta"
         # A spike's reset stores the step its dopamine writes, eta (0 unless a burst, or a dip with
-        # dips = "depress"), with E and wins as they were at the spike; a "learn" event (eta != 0),
-        # checked after the resets of the same time step, runs the plasticity over the unit's
-        # `expand` synapses and clears eta. Every other spike (a wrong guess under lock-out, any
-        # spike in evaluation) has a step of exactly 0 and skips that pass.
-        out = b2.NeuronGroup(C * M, eqs, threshold=fires, events={"learn": "eta != 0"},
+        # dips = "depress"), with E and wins as they were at the spike, and the spike's time; a
+        # "learn" event (eta != 0 on a spike of this time step), checked after the resets, runs the
+        # plasticity over the unit's `expand` synapses. Every other spike (a wrong guess under
+        # lock-out, any spike in evaluation) has a step of exactly 0 and skips that pass.
+        out = b2.NeuronGroup(C * M, eqs, threshold=fires, events={"learn": "eta != 0 and t_spike == t"},
                              reset="""
                              dop = plastic*(tgt - E)
                              eta = int(dop > 0)/(wins + 1)*(rpe_gain*dop + 1 - rpe_gain) + depress*dip_rate*int(dop < 0)*dop
+                             t_spike = t
                              blocked = 1
                              E += plastic*alpha*(tgt - E)
                              wins += plastic*tgt
                              """,
                              clock=clock, namespace=ns, name="proto_output")
+        out.t_spike = -1 * b2.second
         out.set_event_schedule("learn", when="after_resets", order=0)
-        out.run_on_event("learn", "eta = 0", when="after_resets", order=2)
         out.cls = np.repeat(np.arange(C), M)
         out.candidate = (np.arange(C * M) % M == 0).astype(float)  # the next free unit of each class
         out.E = 1.0 / C
         # a new presentation: drive and lock-out cleared, the novelty noise drawn, the label read
         # once (-1 in evaluation: no unit is the target)
-        out.run_regularly("label = y_table(t - t_block)\nI = 0\nblocked = 0\nnoise = rand()", dt=self._slot,
+        slot_clock = b2.Clock(dt=self._slot, name="proto_slot_clock")  # one clock for both per-presentation objects
+        out.run_regularly("label = y_table(t - t_block)\nI = 0\nblocked = 0\nnoise = rand()", clock=slot_clock,
                           when="start", name="proto_slot_start")
         # each unit's cosine with the input, once per presentation (after the input spikes of its
         # first step have arrived): the drive of a committed unit is fixed for the race (only a
         # unit that has just learnt changes its wn2, and it stays blocked), so the thresholder
         # compares a stored number with the ramp instead of dividing by a square root every step
-        out.run_regularly("cosine = I*xs/sqrt(wn2 + 1e-12)", dt=self._slot, when="after_synapses",
+        out.run_regularly("cosine = I*xs/sqrt(wn2 + 1e-12)", clock=slot_clock, when="after_synapses",
                           name="proto_slot_cosine")
         # the presynaptic trace reads the block's binary code (a TimedArray of one row per
         # presentation, rewritten in place per block), so an input spike only adds its weight
@@ -357,7 +360,7 @@ class SpikingPrototype:
                           wn2_post += w_new**2 - w**2
                           w = w_new
                           """)
-        # the plasticity runs after the resets (where eta is stored), before eta is cleared
+        # the plasticity runs after the resets (where eta is stored) and the learn event's check
         syn.post.when, syn.post.order = "after_resets", 1
         syn.connect()  # ordered by presynaptic index: w[:] reshapes to (expand, n_units)
         syn.w = 0.0
