@@ -374,3 +374,28 @@ def test_unseen_tasks_can_be_skipped_without_being_scored():
     y = np.arange(40) % 4
     out = evaluate_tasks(logits, np.zeros((40, 2)), y, [[0, 1], [2, 3]], 1, "class", unseen=False)
     assert out[0] == 0.5 and np.isnan(out[1]) and calls == [20]
+
+
+def test_identity_benchmark_finds_a_checkout_identical_to_itself(tmp_path):
+    """``benchmarks/spiking_prototype_identity.py`` (how a speed change is shown to keep every
+    decision): the same checkout twice gives identical weights, wins, decisions and logits (the
+    simulation is deterministic for one seed), and a directory that is not a checkout is a
+    one-line error before anything runs."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    script = repo / "benchmarks" / "spiking_prototype_identity.py"
+    small = ["--set=hippocampus.expand=400", "--set=hippocampus.units_per_class=5", "--set=hippocampus.block_images=100",
+             "--set=hippocampus.race_steps=20"]
+    out = tmp_path / "identity.jsonl"
+    run = subprocess.run([sys.executable, str(script), "--old", str(repo), "--new", str(repo), "--model",
+                          "cls-hippocampus-pixels-spiking-label", "--images", "200", "--eval", "50", "--json", str(out)]
+                         + small, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-2000:]
+    res = json.loads(out.read_text().splitlines()[-1])
+    assert res["all_identical"] and set(res["compared"]) == {"W", "wins", "expected_reward", "first", "decisions", "logits"}
+    bad = subprocess.run([sys.executable, str(script), "--old", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "is not a checkout of neuro_grlu" in bad.stderr and "Traceback" not in bad.stderr
