@@ -7,7 +7,9 @@ of the first ``--eval`` test images. Compares the weights ``W``, the rewarded wi
 rewards, the first-spike outcome and the decisions (spikes) of every training image, and the
 logits, and prints one JSON line (also appended to ``--json``): ``identical`` per array, or the
 largest absolute difference. A speed change that is meant to keep the dynamics must give
-``identical`` everywhere (the stored test rows then stand as they are).
+``identical`` everywhere (the stored test rows then stand as they are). Exit status: 0 identical,
+3 different, 1 a run failed (or imported another copy of the package than its checkout), 2 bad
+arguments.
 
 Usage::
 
@@ -43,8 +45,22 @@ def _worker(model: str, sets: list[str], images: int, n_eval: int, out: str) -> 
     h = make_learner(name, params, x.shape[1], 10)
     first = h.fit_online(x, ds.y_train[:images].astype(np.int64), np.random.default_rng(5))
     logits = h.logits(ds.x_test[:n_eval].astype(np.float32) / 255.0)
+    import neuro_grlu
+
     np.savez(out, W=h.W, wins=h.wins, expected_reward=h.state_dict()["hippocampus_expected_reward"],
-             first=first, decisions=h.guesses[-1], logits=logits)
+             first=first, decisions=h.guesses[-1], logits=logits, package=str(Path(neuro_grlu.__file__).resolve()))
+
+
+def compare(old: dict, new: dict) -> dict:
+    """Per array: ``"identical"``, ``"shape A != B"``, or the largest absolute difference."""
+    out = {}
+    for k in ARRAYS:
+        a, b = np.asarray(old[k]), np.asarray(new[k])
+        if a.shape != b.shape:
+            out[k] = f"shape {a.shape} != {b.shape}"
+        else:
+            out[k] = "identical" if np.array_equal(a, b) else float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64))))
+    return out
 
 
 def main(argv=None) -> int:
@@ -77,13 +93,16 @@ def main(argv=None) -> int:
                 return 1
             with np.load(out) as f:
                 saved[side] = {k: f[k] for k in ARRAYS}
+                package = Path(str(f["package"]))
+            if Path(code).resolve() not in package.parents:  # e.g. an installed copy shadowed PYTHONPATH
+                print(f"error: the {side} run imported {package}, not the checkout {code}", file=sys.stderr)
+                return 1
 
-    def commit(code):
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=code, capture_output=True, text=True).stdout.strip()
+    def commit(code):  # "-dirty" when the checkout has uncommitted changes
+        return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=code, capture_output=True,
+                              text=True).stdout.strip()
 
-    old, new = saved["old"], saved["new"]
-    compared = {k: "identical" if np.array_equal(old[k], new[k]) else
-                float(np.max(np.abs(old[k].astype(np.float64) - new[k].astype(np.float64)))) for k in ARRAYS}
+    compared = compare(saved["old"], saved["new"])
     res = {"model": args.model, "overrides": args.set, "images": args.images, "eval_images": args.eval,
            "old": commit(args.old), "new": commit(args.new), "compared": compared,
            "all_identical": all(v == "identical" for v in compared.values())}
@@ -92,7 +111,7 @@ def main(argv=None) -> int:
     if args.json:
         with open(args.json, "a") as f:
             f.write(line + "\n")
-    return 0 if res["all_identical"] else 2
+    return 0 if res["all_identical"] else 3  # 1: a run failed, 2: bad arguments
 
 
 if __name__ == "__main__":

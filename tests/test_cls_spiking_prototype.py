@@ -399,3 +399,25 @@ def test_identity_benchmark_finds_a_checkout_identical_to_itself(tmp_path):
     assert res["all_identical"] and set(res["compared"]) == {"W", "wins", "expected_reward", "first", "decisions", "logits"}
     bad = subprocess.run([sys.executable, str(script), "--old", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "is not a checkout of neuro_grlu" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_identity_comparison_reports_any_difference():
+    """The comparison of the identity benchmark: one changed value, one changed bit or one changed
+    shape is reported as such, never as identical."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "spiking_prototype_identity.py"
+    spec = importlib.util.spec_from_file_location("spiking_prototype_identity", path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    rng = np.random.default_rng(0)
+    old = {k: rng.random((4, 3)).astype(np.float32) for k in tool.ARRAYS}
+    assert all(v == "identical" for v in tool.compare(old, {k: v.copy() for k, v in old.items()}).values())
+    new = {k: v.copy() for k, v in old.items()}
+    new["W"][2, 1] += 0.25
+    new["logits"][0, 0] = np.nextafter(new["logits"][0, 0], np.float32(2))  # one bit
+    new["wins"] = new["wins"][:3]
+    out = tool.compare(old, new)
+    assert out["W"] == pytest.approx(0.25) and 0 < out["logits"] < 1e-6 and out["wins"].startswith("shape")
+    assert all(out[k] == "identical" for k in tool.ARRAYS if k not in ("W", "logits", "wins"))
