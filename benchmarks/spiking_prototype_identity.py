@@ -34,6 +34,7 @@ ARRAYS = ("W", "wins", "expected_reward", "first", "decisions", "logits")
 
 def _worker(model: str, sets: list[str], images: int, n_eval: int, out: str) -> None:
     """Train and evaluate with the package on ``sys.path``; save the arrays to ``out`` (.npz)."""
+    import neuro_grlu
     from neuro_grlu.cls.hippocampus import learner_params, make_learner
     from neuro_grlu.data import load_mnist
     from neuro_grlu.definitions import load_definition
@@ -45,8 +46,6 @@ def _worker(model: str, sets: list[str], images: int, n_eval: int, out: str) -> 
     h = make_learner(name, params, x.shape[1], 10)
     first = h.fit_online(x, ds.y_train[:images].astype(np.int64), np.random.default_rng(5))
     logits = h.logits(ds.x_test[:n_eval].astype(np.float32) / 255.0)
-    import neuro_grlu
-
     np.savez(out, W=h.W, wins=h.wins, expected_reward=h.state_dict()["hippocampus_expected_reward"],
              first=first, decisions=h.guesses[-1], logits=logits, package=str(Path(neuro_grlu.__file__).resolve()))
 
@@ -77,6 +76,16 @@ def main(argv=None) -> int:
     if args.worker:
         _worker(args.model, args.set, args.images, args.eval, args.worker)
         return 0
+    if args.images < 1 or args.eval < 1:
+        ap.error(f"--images and --eval must be at least 1 (got {args.images}, {args.eval})")
+    from neuro_grlu.cls.hippocampus import learner_params
+    from neuro_grlu.definitions import load_definition
+    from neuro_grlu.errors import NeuroGRLUError
+
+    try:  # the definition and overrides checked once here, before either checkout runs
+        learner_params(load_definition(args.model, args.set)[0]["hippocampus"])
+    except (NeuroGRLUError, KeyError) as err:
+        ap.error(f"{args.model} with {args.set}: {err}")
     for side in (args.old, args.new):
         if not (Path(side) / "neuro_grlu" / "__init__.py").is_file():
             ap.error(f"{side} is not a checkout of neuro_grlu (no neuro_grlu/__init__.py): give the directory that holds it")
